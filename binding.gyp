@@ -1,0 +1,42 @@
+{
+  # What ships: prebuildify drives node-gyp with this file; node-gyp-build
+  # loads the result. CMakeLists.txt lists the same sources for developer
+  # builds (test/build-files.test.ts keeps the two lists equal).
+  "targets": [
+    {
+      "target_name": "hsmkms",
+      "sources": [
+        "native/core/aes_gcm_cipher.cc",
+        "native/core/aes_gcm_key.cc",
+        "native/core/random.cc",
+        "native/core/secure_memory.cc",
+        "native/core/status.cc",
+        "native/core/worker_pool.cc",
+        "native/binding/addon.cc",
+        "native/binding/aead_batch.cc",
+        "native/binding/aead_functions.cc",
+        "native/binding/aead_job.cc",
+        "native/binding/byte_view.cc",
+        "native/binding/env_state.cc",
+        "native/binding/key_handle.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": [
+        "-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter",
+        "-fvisibility=hidden", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2",
+        "<!(node scripts/werror-flag.js)"
+      ],
+      # No -z now: OpenSSL symbols bind lazily to the host's, so that a host
+      # without OpenSSL 3 gets a coded error at load instead of a dlopen failure.
+      "ldflags": ["-Wl,-z,relro", "-Wl,-z,noexecstack", "-Wl,--exclude-libs,ALL"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "OTHER_CPLUSPLUSFLAGS": ["-fvisibility=hidden"]
+      }
+    }
+  ]
+}

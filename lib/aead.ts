@@ -1,0 +1,290 @@
+/**
+ * AES-256-GCM on native worker threads, through the OpenSSL that Node embeds.
+ *
+ * Sealed format: 12-byte IV || ciphertext || 16-byte tag. Keys are opaque
+ * {@link AeadKey} handles whose bytes live in locked, no-dump native memory.
+ */
+import { AbortError } from './errors.js';
+import { native, type NativeKeyHandle } from './native.js';
+import { invalidArgType, invalidArgValue, toBytes, toOptionalBytes, toOptions, toSignal } from './validate.js';
+
+/** Bytes of overhead a sealed message adds: IV (12) + tag (16). */
+export const SEAL_OVERHEAD = 28;
+const IV_LENGTH = 12;
+const KEY_LENGTH = 32;
+const MAX_BATCH_BYTES = 0xffff_ffff;
+
+let handleOf: (key: AeadKey) => NativeKeyHandle;
+
+/**
+ * An AES-256 key held in native memory. JavaScript never sees its bytes.
+ * `destroy()` wipes them at once; garbage collection does so as a backstop.
+ */
+export class AeadKey {
+  #handle: NativeKeyHandle;
+
+  static {
+    handleOf = (key) => key.#handle;
+  }
+
+  /** @internal Use {@link aead.importKey} or {@link aead.generateKey}. */
+  constructor(handle: NativeKeyHandle) {
+    this.#handle = handle;
+  }
+
+  /** True once {@link AeadKey.destroy} has run. */
+  get destroyed(): boolean {
+    return native.isKeyDestroyed(this.#handle);
+  }
+
+  /**
+   * Wipes the key bytes now. Work already running finishes; work not yet
+   * started and every later call fail with `KeyUnavailableException`.
+   */
+  destroy(): void {
+    native.destroyKey(this.#handle);
+  }
+}
+
+function keyHandle(key: unknown): NativeKeyHandle {
+  if (!(key instanceof AeadKey)) throw invalidArgType('key', 'an instance of AeadKey', key);
+  return handleOf(key);
+}
+
+/** Options of a single encryption. */
+export interface EncryptOptions {
+  /** Additional authenticated data. */
+  aad?: Uint8Array;
+  /** A 12-byte IV; random when absent. Never reuse an IV with the same key. */
+  iv?: Uint8Array;
+  /** Cancels the work if it has not started yet. */
+  signal?: AbortSignal;
+}
+
+/** Options of a single decryption. */
+export interface DecryptOptions {
+  aad?: Uint8Array;
+  signal?: AbortSignal;
+}
+
+/** Options of a batch. */
+export interface BatchOptions {
+  /** Additional authenticated data shared by every message of the batch. */
+  aad?: Uint8Array;
+  signal?: AbortSignal;
+}
+
+/** Pool and path settings. */
+export interface AeadSettings {
+  /** Worker threads for AES (default: available cores, or HSMKMS_THREADS). */
+  threads: number;
+  /**
+   * Messages up to this many bytes are processed on the calling thread even
+   * by the async functions: below it a thread hop costs more than the AES.
+   */
+  inlineThreshold: number;
+}
+
+// Below this a hop to the pool costs more than the AES itself (bench/aead
+// measures the crossover; about 1-2 µs of AES at AES-NI speed).
+let inlineThreshold = 4096;
+
+function checkIv(iv: Uint8Array | undefined): void {
+  if (iv !== undefined && iv.length !== IV_LENGTH) {
+    throw invalidArgValue('options.iv', `must be ${IV_LENGTH} bytes long. Received ${iv.length} bytes`);
+  }
+}
+
+let nextCancelId = 1;
+
+/** Runs a native async operation, cancellable through `signal` until it starts. */
+function withSignal<T>(signal: AbortSignal | undefined, start: (cancelId: number) => Promise<T>): Promise<T> {
+  if (signal === undefined) return start(0);
+  if (signal.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+  const cancelId = nextCancelId++;
+  const onAbort = (): void => void native.cancel(cancelId);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return start(cancelId).finally(() => signal.removeEventListener('abort', onAbort));
+}
+
+function sealedLength(plaintext: Uint8Array): number {
+  return plaintext.length + SEAL_OVERHEAD;
+}
+
+function plaintextLength(sealed: Uint8Array): number {
+  // Too short to hold an IV and tag: let the native core report it as an
+  // InvalidCiphertextException, with an empty output.
+  return Math.max(sealed.length - SEAL_OVERHEAD, 0);
+}
+
+function encryptSync(key: AeadKey, plaintext: Uint8Array, options?: Omit<EncryptOptions, 'signal'>): Uint8Array {
+  const handle = keyHandle(key);
+  const input = toBytes('plaintext', plaintext);
+  const opts = toOptions('options', options);
+  const aad = toOptionalBytes('options.aad', opts.aad);
+  const iv = toOptionalBytes('options.iv', opts.iv);
+  checkIv(iv);
+  const out = Buffer.allocUnsafe(sealedLength(input));
+  native.sealSync(handle, input, aad, iv, out);
+  return out;
+}
+
+function decryptSync(key: AeadKey, sealed: Uint8Array, options?: Omit<DecryptOptions, 'signal'>): Uint8Array {
+  const handle = keyHandle(key);
+  const input = toBytes('sealed', sealed);
+  const opts = toOptions('options', options);
+  const aad = toOptionalBytes('options.aad', opts.aad);
+  const out = Buffer.allocUnsafe(plaintextLength(input));
+  native.openSync(handle, input, aad, out);
+  return out;
+}
+
+function encrypt(key: AeadKey, plaintext: Uint8Array, options?: EncryptOptions): Promise<Uint8Array> {
+  const handle = keyHandle(key);
+  const input = toBytes('plaintext', plaintext);
+  const opts = toOptions('options', options);
+  const aad = toOptionalBytes('options.aad', opts.aad);
+  const iv = toOptionalBytes('options.iv', opts.iv);
+  checkIv(iv);
+  const signal = toSignal(opts.signal);
+  if (input.length <= inlineThreshold && signal === undefined) {
+    try {
+      const out = Buffer.allocUnsafe(sealedLength(input));
+      native.sealSync(handle, input, aad, iv, out);
+      return Promise.resolve(out);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  const out = Buffer.allocUnsafeSlow(sealedLength(input));
+  return withSignal(signal, (id) => native.seal(handle, input, aad, iv, out, id));
+}
+
+function decrypt(key: AeadKey, sealed: Uint8Array, options?: DecryptOptions): Promise<Uint8Array> {
+  const handle = keyHandle(key);
+  const input = toBytes('sealed', sealed);
+  const opts = toOptions('options', options);
+  const aad = toOptionalBytes('options.aad', opts.aad);
+  const signal = toSignal(opts.signal);
+  if (input.length <= inlineThreshold + SEAL_OVERHEAD && signal === undefined) {
+    try {
+      const out = Buffer.allocUnsafe(plaintextLength(input));
+      native.openSync(handle, input, aad, out);
+      return Promise.resolve(out);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  const out = Buffer.allocUnsafeSlow(plaintextLength(input));
+  return withSignal(signal, (id) => native.open(handle, input, aad, out, id));
+}
+
+/** Packs messages into one buffer plus an offsets table (one crossing into native code). */
+function pack(name: string, messages: unknown): { data: Uint8Array; offsets: Uint32Array } {
+  if (!Array.isArray(messages)) throw invalidArgType(name, 'an Array of Uint8Array', messages);
+  const views = messages.map((m, i) => toBytes(`${name}[${i}]`, m));
+  const offsets = new Uint32Array(views.length + 1);
+  let total = 0;
+  for (let i = 0; i < views.length; i++) {
+    total += views[i]!.length;
+    if (total > MAX_BATCH_BYTES) throw invalidArgValue(name, 'must hold less than 4 GiB in one batch');
+    offsets[i + 1] = total;
+  }
+  const data = Buffer.allocUnsafeSlow(total);
+  for (let i = 0; i < views.length; i++) data.set(views[i]!, offsets[i]!);
+  return { data, offsets };
+}
+
+/** Cuts the batch output into one view per message. */
+function unpack(out: Uint8Array, count: number, lengthOf: (i: number) => number): Uint8Array[] {
+  const results = new Array<Uint8Array>(count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const length = lengthOf(i);
+    results[i] = out.subarray(at, at + length);
+    at += length;
+  }
+  return results;
+}
+
+async function encryptBatch(key: AeadKey, plaintexts: readonly Uint8Array[], options?: BatchOptions): Promise<Uint8Array[]> {
+  const handle = keyHandle(key);
+  const { data, offsets } = pack('plaintexts', plaintexts);
+  const opts = toOptions('options', options);
+  const aad = toOptionalBytes('options.aad', opts.aad);
+  const signal = toSignal(opts.signal);
+  const count = offsets.length - 1;
+  const out = Buffer.allocUnsafeSlow(data.length + count * SEAL_OVERHEAD);
+  await withSignal(signal, (id) => native.sealBatch(handle, data, offsets, aad, out, id));
+  return unpack(out, count, (i) => offsets[i + 1]! - offsets[i]! + SEAL_OVERHEAD);
+}
+
+async function decryptBatch(key: AeadKey, sealed: readonly Uint8Array[], options?: BatchOptions): Promise<Uint8Array[]> {
+  const handle = keyHandle(key);
+  const { data, offsets } = pack('sealed', sealed);
+  const opts = toOptions('options', options);
+  const aad = toOptionalBytes('options.aad', opts.aad);
+  const signal = toSignal(opts.signal);
+  const count = offsets.length - 1;
+  let plaintextTotal = 0;
+  for (let i = 0; i < count; i++) plaintextTotal += Math.max(offsets[i + 1]! - offsets[i]! - SEAL_OVERHEAD, 0);
+  // A message too short to hold an IV and tag makes native reject the batch.
+  const out = Buffer.allocUnsafeSlow(plaintextTotal);
+  await withSignal(signal, (id) => native.openBatch(handle, data, offsets, aad, out, id));
+  return unpack(out, count, (i) => offsets[i + 1]! - offsets[i]! - SEAL_OVERHEAD);
+}
+
+function importKey(bytes: Uint8Array): AeadKey {
+  const view = toBytes('bytes', bytes);
+  if (view.length !== KEY_LENGTH) {
+    throw invalidArgValue('bytes', `must be ${KEY_LENGTH} bytes long (AES-256). Received ${view.length} bytes`);
+  }
+  return new AeadKey(native.importKey(view));
+}
+
+function generateKey(): AeadKey {
+  return new AeadKey(native.generateKey());
+}
+
+function configure(settings: Partial<AeadSettings>): AeadSettings {
+  const opts = toOptions('settings', settings);
+  if (opts.threads !== undefined) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > 1024) {
+      throw invalidArgValue('settings.threads', 'must be an integer from 1 to 1024');
+    }
+    native.setThreads(opts.threads);
+  }
+  if (opts.inlineThreshold !== undefined) {
+    if (!Number.isInteger(opts.inlineThreshold) || opts.inlineThreshold < 0) {
+      throw invalidArgValue('settings.inlineThreshold', 'must be a non-negative integer');
+    }
+    inlineThreshold = opts.inlineThreshold;
+  }
+  return settingsNow();
+}
+
+function settingsNow(): AeadSettings {
+  return { threads: native.getThreads(), inlineThreshold };
+}
+
+/** Locked-memory accounting, for tests and diagnostics. */
+function secureMemoryStats(): { liveBlocks: number; lockedBytes: number; lockFailed: boolean } {
+  return native.secureMemoryStats();
+}
+
+/** AES-256-GCM: sealed = IV (12) || ciphertext || tag (16). */
+export const aead = {
+  importKey,
+  generateKey,
+  encrypt,
+  decrypt,
+  encryptSync,
+  decryptSync,
+  encryptBatch,
+  decryptBatch,
+  configure,
+  settings: settingsNow,
+  secureMemoryStats,
+  /** The OpenSSL version that does the math (Node's own). */
+  opensslVersion: native.opensslVersion,
+} as const;

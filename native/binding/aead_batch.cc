@@ -1,0 +1,133 @@
+#include "aead_batch.h"
+
+#include <openssl/crypto.h>
+
+#include "../core/random.h"
+
+namespace hsmkms::binding {
+
+using core::AesGcmKey;
+
+AeadBatch::AeadBatch(EnvState* state, Args args, napi_deferred deferred, size_t chunks)
+    : state_(state),
+      args_(std::move(args)),
+      deferred_(deferred),
+      failed_(args_.count, 0),
+      remaining_(chunks) {
+  chunks_.reserve(chunks);
+  for (size_t c = 0; c < chunks; ++c) {
+    chunks_.emplace_back(this, args_.count * c / chunks, args_.count * (c + 1) / chunks);
+  }
+}
+
+void AeadBatch::HoldArrays(napi_env env, napi_value data, napi_value offsets, napi_value aad,
+                           napi_value output) {
+  keep_alive_.Hold(env, data);
+  keep_alive_.Hold(env, offsets);
+  keep_alive_.Hold(env, aad);
+  napi_create_reference(env, output, 1, &output_ref_);
+}
+
+void AeadBatch::Start(uint64_t cancel_id) {
+  std::vector<core::Task*> tasks;
+  tasks.reserve(chunks_.size());
+  for (Chunk& chunk : chunks_) {
+    chunk.cancel_id = cancel_id;
+    tasks.push_back(&chunk);
+  }
+  state_->Submit(tasks.data(), tasks.size());
+}
+
+size_t AeadBatch::OutputOffset(size_t i) const noexcept {
+  return args_.direction == AeadDirection::kSeal ? args_.offsets[i] + i * AesGcmKey::kOverhead
+                                                 : args_.offsets[i] - i * AesGcmKey::kOverhead;
+}
+
+void AeadBatch::SealRange(size_t begin, size_t end) noexcept {
+  // One DRBG call for the whole chunk's IVs, written straight into place.
+  thread_local std::vector<uint8_t> ivs;
+  const size_t n = end - begin;
+  if (ivs.size() < n * AesGcmKey::kIvSize) ivs.resize(n * AesGcmKey::kIvSize);
+  if (core::RandomBytes(ivs.data(), n * AesGcmKey::kIvSize) != core::Status::kOk) {
+    internal_error_ = true;
+    return;
+  }
+  for (size_t i = begin; i < end; ++i) {
+    const uint32_t start = args_.offsets[i];
+    const core::Status status =
+        args_.key->Seal(ivs.data() + (i - begin) * AesGcmKey::kIvSize, args_.data.data + start,
+                        args_.offsets[i + 1] - start, args_.aad.data, args_.aad.length,
+                        args_.output.data + OutputOffset(i));
+    if (status != core::Status::kOk) RecordFailure(i, status);
+  }
+}
+
+void AeadBatch::RecordFailure(size_t i, core::Status status) noexcept {
+  if (status == core::Status::kInvalidCiphertext) {
+    failed_[i] = 1;
+  } else if (status == core::Status::kKeyUnavailable) {
+    key_unavailable_ = true;
+  } else {
+    internal_error_ = true;
+  }
+}
+
+void AeadBatch::OpenRange(size_t begin, size_t end) noexcept {
+  for (size_t i = begin; i < end; ++i) {
+    const uint32_t start = args_.offsets[i];
+    const core::Status status =
+        args_.key->Open(args_.data.data + start, args_.offsets[i + 1] - start, args_.aad.data,
+                        args_.aad.length, args_.output.data + OutputOffset(i));
+    if (status != core::Status::kOk) RecordFailure(i, status);
+  }
+}
+
+void AeadBatch::Chunk::Run() noexcept {
+  if (batch_->args_.direction == AeadDirection::kSeal) {
+    batch_->SealRange(begin_, end_);
+  } else {
+    batch_->OpenRange(begin_, end_);
+  }
+}
+
+void AeadBatch::Chunk::Finish() noexcept {
+  if (cancelled()) batch_->aborted_ = true;
+  if (batch_->remaining_.fetch_sub(1) == 1) {
+    batch_->args_.key.reset();
+    batch_->state_->PostCompletion(batch_);
+  }
+}
+
+void AeadBatch::Complete(napi_env env) noexcept {
+  if (env != nullptr) {
+    napi_value output = nullptr;
+    napi_get_reference_value(env, output_ref_, &output);
+    size_t failures = 0;
+    for (uint8_t f : failed_) failures += f;
+    const bool aborted = aborted_.load();
+    if (failures == 0 && !aborted && !internal_error_ && !key_unavailable_) {
+      napi_resolve_deferred(env, deferred_, output);
+    } else {
+      // Release nothing from a batch that did not wholly succeed.
+      OPENSSL_cleanse(args_.output.data, args_.output.length);
+      const core::Status status = aborted            ? core::Status::kAborted
+                                  : key_unavailable_ ? core::Status::kKeyUnavailable
+                                  : internal_error_  ? core::Status::kInternal
+                                                     : core::Status::kInvalidCiphertext;
+      Napi::Value error = state_->MakeError(status, StatusMessage(status));
+      if (status == core::Status::kInvalidCiphertext && error.IsObject()) {
+        Napi::Array indices = Napi::Array::New(env);
+        for (size_t i = 0, k = 0; i < failed_.size(); ++i) {
+          if (failed_[i]) indices.Set(static_cast<uint32_t>(k++), Napi::Number::New(env, i));
+        }
+        error.As<Napi::Object>().Set("failedIndices", indices);
+      }
+      napi_reject_deferred(env, deferred_, error);
+    }
+    napi_delete_reference(env, output_ref_);
+    keep_alive_.Release(env);
+  }
+  delete this;
+}
+
+}  // namespace hsmkms::binding

@@ -1,0 +1,64 @@
+// Many AES-256-GCM messages in one crossing: one data buffer plus an offsets
+// table in, one output buffer out. The batch is cut into chunks that run on
+// the pool in parallel; the last chunk to finish settles the promise.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "aead_job.h"
+
+namespace hsmkms::binding {
+
+class AeadBatch final : public Completion {
+ public:
+  struct Args {
+    AeadDirection direction;
+    std::shared_ptr<core::AesGcmKey> key;
+    ByteView data, aad, output;
+    const uint32_t* offsets;  // count + 1 entries into data
+    size_t count;
+  };
+  AeadBatch(EnvState* state, Args args, napi_deferred deferred, size_t chunks);
+
+  void HoldArrays(napi_env env, napi_value data, napi_value offsets, napi_value aad,
+                  napi_value output);
+  // Submits every chunk to the pool (JS thread).
+  void Start(uint64_t cancel_id);
+  void Complete(napi_env env) noexcept override;
+
+ private:
+  class Chunk final : public core::Task {
+   public:
+    Chunk(AeadBatch* batch, size_t begin, size_t end) : batch_(batch), begin_(begin), end_(end) {}
+    void Run() noexcept override;
+    void Finish() noexcept override;
+
+   private:
+    AeadBatch* batch_;
+    size_t begin_, end_;
+  };
+
+  void SealRange(size_t begin, size_t end) noexcept;
+  void OpenRange(size_t begin, size_t end) noexcept;
+  [[nodiscard]] size_t OutputOffset(size_t i) const noexcept;
+
+  EnvState* state_;
+  Args args_;
+  napi_deferred deferred_;
+  napi_ref output_ref_ = nullptr;
+  KeepAlive keep_alive_;
+  std::vector<Chunk> chunks_;
+  std::vector<uint8_t> failed_;  // per message, written by one chunk each
+  std::atomic<size_t> remaining_;
+  std::atomic<bool> aborted_{false};
+  std::atomic<bool> internal_error_{false};
+  std::atomic<bool> key_unavailable_{false};
+  // Records a failure of message i (worker thread).
+  void RecordFailure(size_t i, core::Status status) noexcept;
+};
+
+}  // namespace hsmkms::binding

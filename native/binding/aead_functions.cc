@@ -1,0 +1,222 @@
+#include "aead_functions.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+
+#include "../core/secure_memory.h"
+#include "aead_batch.h"
+#include "aead_job.h"
+#include "key_handle.h"
+
+namespace hsmkms::binding {
+namespace {
+
+using core::AesGcmKey;
+using core::Status;
+
+void ThrowStatus(Napi::Env env, Status status) {
+  Napi::Value error = EnvState::Get(env)->MakeError(status, StatusMessage(status));
+  throw Napi::Error(env, error);
+}
+
+void Require(Napi::Env env, bool ok, const char* message) {
+  if (!ok) throw Napi::RangeError::New(env, message);
+}
+
+ByteView Bytes(const Napi::CallbackInfo& info, size_t i, bool optional = false) {
+  ByteView view = GetBytes(info.Env(), info[i], optional);
+  if (info.Env().IsExceptionPending()) throw info.Env().GetAndClearPendingException();
+  return view;
+}
+
+const std::shared_ptr<AesGcmKey>& Key(const Napi::CallbackInfo& info) {
+  const auto& key = UnwrapKey(info.Env(), info[0]);
+  if (info.Env().IsExceptionPending()) throw info.Env().GetAndClearPendingException();
+  return key;
+}
+
+Napi::Value ImportKey(const Napi::CallbackInfo& info) {
+  ByteView bytes = Bytes(info, 0);
+  std::shared_ptr<AesGcmKey> key;
+  const Status status = AesGcmKey::Import(bytes.data, bytes.length, &key);
+  if (status != Status::kOk) ThrowStatus(info.Env(), status);
+  return WrapKey(info.Env(), std::move(key));
+}
+
+Napi::Value GenerateKey(const Napi::CallbackInfo& info) {
+  std::shared_ptr<AesGcmKey> key;
+  const Status status = AesGcmKey::Generate(&key);
+  if (status != Status::kOk) ThrowStatus(info.Env(), status);
+  return WrapKey(info.Env(), std::move(key));
+}
+
+Napi::Value DestroyKey(const Napi::CallbackInfo& info) {
+  Key(info)->Destroy();
+  return info.Env().Undefined();
+}
+
+Napi::Value IsKeyDestroyed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), Key(info)->destroyed());
+}
+
+// sealSync(key, plaintext, aad?, iv?, out)
+Napi::Value SealSync(const Napi::CallbackInfo& info) {
+  const auto& key = Key(info);
+  ByteView in = Bytes(info, 1), aad = Bytes(info, 2, true), iv = Bytes(info, 3, true),
+           out = Bytes(info, 4);
+  Require(info.Env(), out.length == in.length + AesGcmKey::kOverhead, "output size mismatch");
+  Require(info.Env(), !iv.present || iv.length == AesGcmKey::kIvSize, "IV must be 12 bytes");
+  const Status status =
+      key->Seal(iv.present ? iv.data : nullptr, in.data, in.length, aad.data, aad.length, out.data);
+  if (status != Status::kOk) ThrowStatus(info.Env(), status);
+  return info.Env().Undefined();
+}
+
+// openSync(key, sealed, aad?, out)
+Napi::Value OpenSync(const Napi::CallbackInfo& info) {
+  const auto& key = Key(info);
+  ByteView in = Bytes(info, 1), aad = Bytes(info, 2, true), out = Bytes(info, 3);
+  if (in.length < AesGcmKey::kOverhead) ThrowStatus(info.Env(), Status::kInvalidCiphertext);
+  Require(info.Env(), out.length == in.length - AesGcmKey::kOverhead, "output size mismatch");
+  const Status status = key->Open(in.data, in.length, aad.data, aad.length, out.data);
+  if (status != Status::kOk) ThrowStatus(info.Env(), status);
+  return info.Env().Undefined();
+}
+
+uint64_t CancelId(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].IsNumber() ? static_cast<uint64_t>(info[i].As<Napi::Number>().Int64Value()) : 0;
+}
+
+// seal(key, plaintext, aad?, iv?, out, cancelId) / open(key, sealed, aad?, out, cancelId)
+Napi::Value StartJob(const Napi::CallbackInfo& info, AeadDirection direction) {
+  Napi::Env env = info.Env();
+  const bool seal = direction == AeadDirection::kSeal;
+  AeadJob::Args args{direction, Key(info), Bytes(info, 1), Bytes(info, 2, true),
+                     seal ? Bytes(info, 3, true) : ByteView{}, Bytes(info, seal ? 4 : 3)};
+  if (seal) {
+    Require(env, args.output.length == args.input.length + AesGcmKey::kOverhead,
+            "output size mismatch");
+    Require(env, !args.iv.present || args.iv.length == AesGcmKey::kIvSize, "IV must be 12 bytes");
+  } else {
+    if (args.input.length < AesGcmKey::kOverhead) ThrowStatus(env, Status::kInvalidCiphertext);
+    Require(env, args.output.length == args.input.length - AesGcmKey::kOverhead,
+            "output size mismatch");
+  }
+  if (args.key->destroyed()) ThrowStatus(env, Status::kKeyUnavailable);
+  napi_deferred deferred;
+  napi_value promise;
+  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
+  auto* job = new AeadJob(EnvState::Get(env), std::move(args), deferred);
+  job->HoldArrays(env, info[1], info[2], seal ? info[3] : env.Undefined(), info[seal ? 4 : 3]);
+  job->cancel_id = CancelId(info, seal ? 5 : 4);
+  EnvState* state = EnvState::Get(env);
+  state->BeginOperation();
+  core::Task* task = job;
+  state->Submit(&task, 1);
+  return Napi::Value(env, promise);
+}
+
+Napi::Value Seal(const Napi::CallbackInfo& info) { return StartJob(info, AeadDirection::kSeal); }
+Napi::Value Open(const Napi::CallbackInfo& info) { return StartJob(info, AeadDirection::kOpen); }
+
+// sealBatch/openBatch(key, data, offsets: Uint32Array, aad?, out, cancelId)
+Napi::Value StartBatch(const Napi::CallbackInfo& info, AeadDirection direction) {
+  Napi::Env env = info.Env();
+  if (!info[2].IsTypedArray() ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    throw Napi::TypeError::New(env, "offsets must be a Uint32Array");
+  }
+  Napi::Uint32Array offsets = info[2].As<Napi::Uint32Array>();
+  Require(env, offsets.ElementLength() >= 1, "offsets must have count + 1 entries");
+  AeadBatch::Args args{direction, Key(info),   Bytes(info, 1),          Bytes(info, 3, true),
+                       Bytes(info, 4),        offsets.Data(),          offsets.ElementLength() - 1};
+  // Validate the table here: the raw binding must not trust its caller.
+  const uint32_t* table = args.offsets;
+  Require(env, table[0] == 0 && table[args.count] <= args.data.length, "offsets out of range");
+  size_t overhead = args.count * AesGcmKey::kOverhead;
+  for (size_t i = 0; i < args.count; ++i) {
+    Require(env, table[i] <= table[i + 1], "offsets must not decrease");
+    if (direction == AeadDirection::kOpen && table[i + 1] - table[i] < AesGcmKey::kOverhead) {
+      ThrowStatus(env, Status::kInvalidCiphertext);
+    }
+  }
+  const size_t total = table[args.count];
+  Require(env,
+          args.output.length == (direction == AeadDirection::kSeal ? total + overhead
+                                                                    : total - overhead),
+          "output size mismatch");
+  if (args.key->destroyed()) ThrowStatus(env, Status::kKeyUnavailable);
+
+  // Enough chunks to use every thread, few enough that each is worth a hop.
+  constexpr size_t kMinChunkBytes = 32 * 1024;
+  const size_t threads = core::WorkerPool::Shared().size();
+  size_t chunks = std::max<size_t>(1, total / kMinChunkBytes);
+  chunks = std::min({chunks, threads * 2, std::max<size_t>(args.count, 1)});
+
+  napi_deferred deferred;
+  napi_value promise;
+  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
+  EnvState* state = EnvState::Get(env);
+  auto* batch = new AeadBatch(state, std::move(args), deferred, chunks);
+  batch->HoldArrays(env, info[1], info[2], info[3], info[4]);
+  state->BeginOperation();
+  batch->Start(CancelId(info, 5));
+  return Napi::Value(env, promise);
+}
+
+Napi::Value SealBatch(const Napi::CallbackInfo& info) {
+  return StartBatch(info, AeadDirection::kSeal);
+}
+Napi::Value OpenBatch(const Napi::CallbackInfo& info) {
+  return StartBatch(info, AeadDirection::kOpen);
+}
+
+// cancel(cancelId): work not yet started settles with AbortError.
+Napi::Value Cancel(const Napi::CallbackInfo& info) {
+  const uint64_t id = CancelId(info, 0);
+  if (id == 0) return Napi::Number::New(info.Env(), 0);
+  const void* owner = EnvState::Get(info.Env());
+  const size_t n = core::WorkerPool::Shared().CancelIf(
+      [&](const core::Task& t) { return t.cancel_id == id && t.owner == owner; });
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  core::WorkerPool::Shared().Resize(info[0].As<Napi::Number>().Uint32Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value GetThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(core::WorkerPool::Shared().size()));
+}
+
+Napi::Value SecureMemoryStats(const Napi::CallbackInfo& info) {
+  const core::SecureMemoryStats stats = core::GetSecureMemoryStats();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("liveBlocks", static_cast<double>(stats.live_blocks));
+  out.Set("lockedBytes", static_cast<double>(stats.locked_bytes));
+  out.Set("lockFailed", stats.lock_failed);
+  return out;
+}
+
+}  // namespace
+
+void ExportAeadFunctions(Napi::Env env, Napi::Object exports) {
+  exports.Set("importKey", Napi::Function::New(env, ImportKey, "importKey"));
+  exports.Set("generateKey", Napi::Function::New(env, GenerateKey, "generateKey"));
+  exports.Set("destroyKey", Napi::Function::New(env, DestroyKey, "destroyKey"));
+  exports.Set("isKeyDestroyed", Napi::Function::New(env, IsKeyDestroyed, "isKeyDestroyed"));
+  exports.Set("sealSync", Napi::Function::New(env, SealSync, "sealSync"));
+  exports.Set("openSync", Napi::Function::New(env, OpenSync, "openSync"));
+  exports.Set("seal", Napi::Function::New(env, Seal, "seal"));
+  exports.Set("open", Napi::Function::New(env, Open, "open"));
+  exports.Set("sealBatch", Napi::Function::New(env, SealBatch, "sealBatch"));
+  exports.Set("openBatch", Napi::Function::New(env, OpenBatch, "openBatch"));
+  exports.Set("cancel", Napi::Function::New(env, Cancel, "cancel"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
+  exports.Set("secureMemoryStats", Napi::Function::New(env, SecureMemoryStats, "secureMemoryStats"));
+}
+
+}  // namespace hsmkms::binding

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need when they are missing (as root;
+# otherwise says what to install). softhsm2 and opensc give the PKCS#11 token
+# and pkcs11-tool; cmake builds the native ctest suite.
+set -euo pipefail
+need=()
+command -v cmake >/dev/null || need+=(cmake)
+command -v g++ >/dev/null || need+=(g++)
+[ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
+command -v pkcs11-tool >/dev/null || need+=(opensc)
+[ -e /usr/include/openssl/evp.h ] || need+=(libssl-dev)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing system packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
+  exit 1
+fi
+echo "installing system packages: ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq "${need[@]}" >/dev/null

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what the tests need,
+# builds with warnings as errors, runs the native ctest suite under
+# ASan+UBSan, then every vitest suite, and prints "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export HSMKMS_WERROR=1
+
+bash scripts/ensure-system-packages.sh || exit 1
+npm run --silent compile || exit 1
+
+results=$(mktemp -d)
+native_passed=0
+native_failed=0
+if bash scripts/test-native.sh "$results/ctest.xml"; then :; fi
+if [ -f "$results/ctest.xml" ]; then
+  read -r native_passed native_failed < <(node scripts/count-junit.mjs "$results/ctest.xml")
+else
+  native_failed=1
+fi
+
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json"
+vitest_status=$?
+read -r js_passed js_failed < <(node scripts/count-vitest.mjs "$results/vitest.json")
+
+passed=$((native_passed + js_passed))
+failed=$((native_failed + js_failed))
+echo "native (ctest): $native_passed passed, $native_failed failed; js (vitest): $js_passed passed, $js_failed failed"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$vitest_status" -eq 0 ]
