@@ -59,12 +59,25 @@ export interface EncryptOptions {
   iv?: Uint8Array;
   /** Cancels the work if it has not started yet. */
   signal?: AbortSignal;
+  /**
+   * Where to write the sealed message (exactly plaintext.length + 28 bytes)
+   * instead of a new buffer, so a pipeline can recycle its buffers. It may
+   * overlap the plaintext only for in-place encryption: `output.subarray(12)`
+   * starting where the plaintext starts.
+   */
+  output?: Uint8Array;
 }
 
 /** Options of a single decryption. */
 export interface DecryptOptions {
   aad?: Uint8Array;
   signal?: AbortSignal;
+  /**
+   * Where to write the plaintext (exactly sealed.length - 28 bytes). It may
+   * overlap the sealed message only for in-place decryption:
+   * `sealed.subarray(12, sealed.length - 16)`.
+   */
+  output?: Uint8Array;
 }
 
 /** Options of a batch. */
@@ -107,6 +120,35 @@ function withSignal<T>(signal: AbortSignal | undefined, start: (cancelId: number
   return start(cancelId).finally(() => signal.removeEventListener('abort', onAbort));
 }
 
+/**
+ * The caller's output buffer, checked: the right size, and overlapping the
+ * input only at the one in-place offset (any other overlap would corrupt).
+ */
+function callerOutput(value: unknown, length: number, input: Uint8Array, inPlaceShift: number): Uint8Array {
+  const output = toBytes('options.output', value);
+  if (output.length !== length) {
+    throw invalidArgValue('options.output', `must be ${length} bytes long. Received ${output.length} bytes`);
+  }
+  const sameMemory = output.buffer === input.buffer;
+  const overlaps = sameMemory && output.byteOffset < input.byteOffset + input.length && input.byteOffset < output.byteOffset + output.length;
+  if (overlaps && output.byteOffset + inPlaceShift !== input.byteOffset) {
+    throw invalidArgValue('options.output', 'overlaps the input other than in place');
+  }
+  return output;
+}
+
+function sealOutput(opts: Partial<EncryptOptions>, input: Uint8Array, pooled: boolean): Uint8Array {
+  const length = sealedLength(input);
+  if (opts.output !== undefined) return callerOutput(opts.output, length, input, IV_LENGTH);
+  return pooled ? Buffer.allocUnsafe(length) : Buffer.allocUnsafeSlow(length);
+}
+
+function openOutput(opts: Partial<DecryptOptions>, input: Uint8Array, pooled: boolean): Uint8Array {
+  const length = plaintextLength(input);
+  if (opts.output !== undefined) return callerOutput(opts.output, length, input, -IV_LENGTH);
+  return pooled ? Buffer.allocUnsafe(length) : Buffer.allocUnsafeSlow(length);
+}
+
 function sealedLength(plaintext: Uint8Array): number {
   return plaintext.length + SEAL_OVERHEAD;
 }
@@ -124,7 +166,7 @@ function encryptSync(key: AeadKey, plaintext: Uint8Array, options?: Omit<Encrypt
   const aad = toOptionalBytes('options.aad', opts.aad);
   const iv = toOptionalBytes('options.iv', opts.iv);
   checkIv(iv);
-  const out = Buffer.allocUnsafe(sealedLength(input));
+  const out = sealOutput(opts, input, true);
   native.sealSync(handle, input, aad, iv, out);
   return out;
 }
@@ -134,7 +176,7 @@ function decryptSync(key: AeadKey, sealed: Uint8Array, options?: Omit<DecryptOpt
   const input = toBytes('sealed', sealed);
   const opts = toOptions('options', options);
   const aad = toOptionalBytes('options.aad', opts.aad);
-  const out = Buffer.allocUnsafe(plaintextLength(input));
+  const out = openOutput(opts, input, true);
   native.openSync(handle, input, aad, out);
   return out;
 }
@@ -147,16 +189,16 @@ function encrypt(key: AeadKey, plaintext: Uint8Array, options?: EncryptOptions):
   const iv = toOptionalBytes('options.iv', opts.iv);
   checkIv(iv);
   const signal = toSignal(opts.signal);
-  if (input.length <= inlineThreshold && signal === undefined) {
+  const inline = input.length <= inlineThreshold && signal === undefined;
+  const out = sealOutput(opts, input, inline);
+  if (inline) {
     try {
-      const out = Buffer.allocUnsafe(sealedLength(input));
       native.sealSync(handle, input, aad, iv, out);
       return Promise.resolve(out);
     } catch (error) {
       return Promise.reject(error);
     }
   }
-  const out = Buffer.allocUnsafeSlow(sealedLength(input));
   return withSignal(signal, (id) => native.seal(handle, input, aad, iv, out, id));
 }
 
@@ -166,16 +208,16 @@ function decrypt(key: AeadKey, sealed: Uint8Array, options?: DecryptOptions): Pr
   const opts = toOptions('options', options);
   const aad = toOptionalBytes('options.aad', opts.aad);
   const signal = toSignal(opts.signal);
-  if (input.length <= inlineThreshold + SEAL_OVERHEAD && signal === undefined) {
+  const inline = input.length <= inlineThreshold + SEAL_OVERHEAD && signal === undefined;
+  const out = openOutput(opts, input, inline);
+  if (inline) {
     try {
-      const out = Buffer.allocUnsafe(plaintextLength(input));
       native.openSync(handle, input, aad, out);
       return Promise.resolve(out);
     } catch (error) {
       return Promise.reject(error);
     }
   }
-  const out = Buffer.allocUnsafeSlow(plaintextLength(input));
   return withSignal(signal, (id) => native.open(handle, input, aad, out, id));
 }
 

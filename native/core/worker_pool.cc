@@ -5,6 +5,9 @@
 #include <thread>
 
 #include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace hsmkms::core {
 
@@ -97,7 +100,20 @@ void WorkerPool::Shutdown() {
   task_done_.wait(lock, [&] { return threads_ == 0; });
 }
 
+int WorkerNiceness() noexcept {
+  if (const char* env = std::getenv("HSMKMS_WORKER_NICE")) {
+    const long n = std::strtol(env, nullptr, 10);
+    if (n >= 0 && n <= 19) return static_cast<int>(n);
+  }
+  return kDefaultWorkerNice;
+}
+
 void WorkerPool::WorkerLoop() {
+  // Linux nice values are per thread. A slightly lower priority lets the
+  // event-loop thread preempt the workers as soon as a completion wakes it,
+  // even when there are as many workers as cores.
+  const int nice = WorkerNiceness();
+  if (nice > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     work_ready_.wait(lock, [&] {
@@ -106,7 +122,10 @@ void WorkerPool::WorkerLoop() {
     if (stopping_ || threads_ > target_threads_) break;
     Task* task = queue_.front();
     queue_.pop_front();
-    running_owners_.push_back(task->owner);
+    // Finish() hands the task to its owner, who may delete it at once: copy
+    // what we need afterwards now.
+    const void* owner = task->owner;
+    running_owners_.push_back(owner);
     lock.unlock();
     task->Run();
     lock.lock();
@@ -117,7 +136,7 @@ void WorkerPool::WorkerLoop() {
       task->Finish();
       lock.lock();
     }
-    running_owners_.erase(std::find(running_owners_.begin(), running_owners_.end(), task->owner));
+    running_owners_.erase(std::find(running_owners_.begin(), running_owners_.end(), owner));
     task_done_.notify_all();
   }
   --threads_;

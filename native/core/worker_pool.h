@@ -71,6 +71,10 @@ class WorkerPool {
   bool stopping_ = false;
 };
 
+// Niceness of worker threads relative to the JS thread (HSMKMS_WORKER_NICE overrides).
+constexpr int kDefaultWorkerNice = 0;
+[[nodiscard]] int WorkerNiceness() noexcept;
+
 // One thread per available core (at least 1); HSMKMS_THREADS overrides.
 [[nodiscard]] size_t DefaultThreadCount() noexcept;
 
