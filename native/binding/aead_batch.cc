@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 
-#include "../core/random.h"
 
 namespace hsmkms::binding {
 
@@ -44,20 +43,12 @@ size_t AeadBatch::OutputOffset(size_t i) const noexcept {
 }
 
 void AeadBatch::SealRange(size_t begin, size_t end) noexcept {
-  // One DRBG call for the whole chunk's IVs, written straight into place.
-  thread_local std::vector<uint8_t> ivs;
-  const size_t n = end - begin;
-  if (ivs.size() < n * AesGcmKey::kIvSize) ivs.resize(n * AesGcmKey::kIvSize);
-  if (core::RandomBytes(ivs.data(), n * AesGcmKey::kIvSize) != core::Status::kOk) {
-    internal_error_ = true;
-    return;
-  }
   for (size_t i = begin; i < end; ++i) {
     const uint32_t start = args_.offsets[i];
+    // A null IV: Seal draws a random one (bulk-buffered DRBG output).
     const core::Status status =
-        args_.key->Seal(ivs.data() + (i - begin) * AesGcmKey::kIvSize, args_.data.data + start,
-                        args_.offsets[i + 1] - start, args_.aad.data, args_.aad.length,
-                        args_.output.data + OutputOffset(i));
+        args_.key->Seal(nullptr, args_.data.data + start, args_.offsets[i + 1] - start,
+                        args_.aad.data, args_.aad.length, args_.output.data + OutputOffset(i));
     if (status != core::Status::kOk) RecordFailure(i, status);
   }
 }

@@ -133,7 +133,7 @@ Status AesGcmKey::Seal(const uint8_t* iv, const uint8_t* in, size_t in_len, cons
   if (ctx == nullptr) return Status::kKeyUnavailable;
   if (iv != nullptr) {
     std::memmove(out, iv, kIvSize);
-  } else if (RandomBytes(out, kIvSize) != Status::kOk) {
+  } else if (RandomIv(out) != Status::kOk) {
     return Status::kInternal;
   }
   uint8_t* ciphertext = out + kIvSize;
