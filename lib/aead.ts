@@ -4,7 +4,7 @@
  * Sealed format: 12-byte IV || ciphertext || 16-byte tag. Keys are opaque
  * {@link AeadKey} handles whose bytes live in locked, no-dump native memory.
  */
-import { AbortError } from './errors.js';
+import { AbortError, errorFromNative } from './errors.js';
 import { native, type NativeKeyHandle } from './native.js';
 import { invalidArgType, invalidArgValue, toBytes, toOptionalBytes, toOptions, toSignal } from './validate.js';
 
@@ -13,8 +13,11 @@ export const SEAL_OVERHEAD = 28;
 const IV_LENGTH = 12;
 const KEY_LENGTH = 32;
 const MAX_BATCH_BYTES = 0xffff_ffff;
+// As native/binding/env_state.cc words it.
+const INVALID_CIPHERTEXT = 'The ciphertext could not be authenticated (wrong key, AAD, IV, tag or length)';
 
 let handleOf: (key: AeadKey) => NativeKeyHandle;
+let isAeadKey: (value: object) => value is AeadKey;
 
 /**
  * An AES-256 key held in native memory. JavaScript never sees its bytes.
@@ -25,6 +28,9 @@ export class AeadKey {
 
   static {
     handleOf = (key) => key.#handle;
+    // A brand check, not instanceof: an object made from AeadKey.prototype
+    // without the constructor has no handle.
+    isAeadKey = (value) => #handle in value;
   }
 
   /** @internal Use {@link aead.importKey} or {@link aead.generateKey}. */
@@ -47,7 +53,9 @@ export class AeadKey {
 }
 
 function keyHandle(key: unknown): NativeKeyHandle {
-  if (!(key instanceof AeadKey)) throw invalidArgType('key', 'an instance of AeadKey', key);
+  if (typeof key !== 'object' || key === null || !isAeadKey(key)) {
+    throw invalidArgType('key', 'an instance of AeadKey', key);
+  }
   return handleOf(key);
 }
 
@@ -110,14 +118,23 @@ function checkIv(iv: Uint8Array | undefined): void {
 
 let nextCancelId = 1;
 
+/** Calls a native starter; an operational error it throws (destroyed key, short input) becomes a rejection. */
+function startNative<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /** Runs a native async operation, cancellable through `signal` until it starts. */
 function withSignal<T>(signal: AbortSignal | undefined, start: (cancelId: number) => Promise<T>): Promise<T> {
-  if (signal === undefined) return start(0);
+  if (signal === undefined) return startNative(() => start(0));
   if (signal.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
   const cancelId = nextCancelId++;
   const onAbort = (): void => void native.cancel(cancelId);
   signal.addEventListener('abort', onAbort, { once: true });
-  return start(cancelId).finally(() => signal.removeEventListener('abort', onAbort));
+  return startNative(() => start(cancelId)).finally(() => signal.removeEventListener('abort', onAbort));
 }
 
 /**
@@ -249,7 +266,8 @@ function unpack(out: Uint8Array, count: number, lengthOf: (i: number) => number)
   return results;
 }
 
-async function encryptBatch(key: AeadKey, plaintexts: readonly Uint8Array[], options?: BatchOptions): Promise<Uint8Array[]> {
+// Not `async`: argument errors must throw synchronously, like everywhere else.
+function encryptBatch(key: AeadKey, plaintexts: readonly Uint8Array[], options?: BatchOptions): Promise<Uint8Array[]> {
   const handle = keyHandle(key);
   const { data, offsets } = pack('plaintexts', plaintexts);
   const opts = toOptions('options', options);
@@ -257,11 +275,12 @@ async function encryptBatch(key: AeadKey, plaintexts: readonly Uint8Array[], opt
   const signal = toSignal(opts.signal);
   const count = offsets.length - 1;
   const out = Buffer.allocUnsafeSlow(data.length + count * SEAL_OVERHEAD);
-  await withSignal(signal, (id) => native.sealBatch(handle, data, offsets, aad, out, id));
-  return unpack(out, count, (i) => offsets[i + 1]! - offsets[i]! + SEAL_OVERHEAD);
+  return withSignal(signal, (id) => native.sealBatch(handle, data, offsets, aad, out, id)).then(() =>
+    unpack(out, count, (i) => offsets[i + 1]! - offsets[i]! + SEAL_OVERHEAD),
+  );
 }
 
-async function decryptBatch(key: AeadKey, sealed: readonly Uint8Array[], options?: BatchOptions): Promise<Uint8Array[]> {
+function decryptBatch(key: AeadKey, sealed: readonly Uint8Array[], options?: BatchOptions): Promise<Uint8Array[]> {
   const handle = keyHandle(key);
   const { data, offsets } = pack('sealed', sealed);
   const opts = toOptions('options', options);
@@ -269,11 +288,21 @@ async function decryptBatch(key: AeadKey, sealed: readonly Uint8Array[], options
   const signal = toSignal(opts.signal);
   const count = offsets.length - 1;
   let plaintextTotal = 0;
-  for (let i = 0; i < count; i++) plaintextTotal += Math.max(offsets[i + 1]! - offsets[i]! - SEAL_OVERHEAD, 0);
-  // A message too short to hold an IV and tag makes native reject the batch.
+  const tooShort: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = offsets[i + 1]! - offsets[i]!;
+    if (length < SEAL_OVERHEAD) tooShort.push(i);
+    plaintextTotal += Math.max(length - SEAL_OVERHEAD, 0);
+  }
+  if (tooShort.length > 0) {
+    // Messages too short to hold an IV and tag fail the batch before any
+    // decryption, reported like the ones whose tag does not verify.
+    return Promise.reject(Object.assign(errorFromNative('InvalidCiphertextException', INVALID_CIPHERTEXT), { failedIndices: tooShort }));
+  }
   const out = Buffer.allocUnsafeSlow(plaintextTotal);
-  await withSignal(signal, (id) => native.openBatch(handle, data, offsets, aad, out, id));
-  return unpack(out, count, (i) => offsets[i + 1]! - offsets[i]! - SEAL_OVERHEAD);
+  return withSignal(signal, (id) => native.openBatch(handle, data, offsets, aad, out, id)).then(() =>
+    unpack(out, count, (i) => offsets[i + 1]! - offsets[i]! - SEAL_OVERHEAD),
+  );
 }
 
 function importKey(bytes: Uint8Array): AeadKey {

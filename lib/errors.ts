@@ -21,6 +21,13 @@ export const KMS_ERROR_CODES = [
   'AccessDeniedException',
   'KMSInternalException',
   'UnsupportedRuntimeException',
+  /** The name or identifier to create is taken (alias name, key id, domain key version); AWS KMS's code for CreateAlias. */
+  'AlreadyExistsException',
+  /**
+   * A concurrent change won: the caller's expected row version (or expected
+   * compare-and-set state) is stale. Not an AWS KMS code: re-read and retry.
+   */
+  'ConflictException',
 ] as const;
 
 /** A stable error code, named like AWS KMS's exceptions. */

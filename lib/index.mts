@@ -1,6 +1,20 @@
 // The ESM entry re-exports the CommonJS build, so that `import` and `require`
 // share one instance (one KmsError class for instanceof, one native binding).
-import hsmkms from './index.js';
+// It is loaded with require rather than `import ... from './index.js'`: Node 20
+// reports a CommonJS module that throws while being imported (for example the
+// UnsupportedRuntimeException of a host without OpenSSL 3) as an uncaught
+// exception even when the caller catches its import() (nodejs/node#51603).
+import { createRequire } from 'node:module';
 
-export const { aead, AeadKey, SEAL_OVERHEAD, AbortError, KmsError, KMS_ERROR_CODES } = hsmkms;
+type Cjs = typeof import('./index.js');
+const hsmkms = createRequire(import.meta.url)('./index.js') as Cjs;
+
+export const { aead, SEAL_OVERHEAD, KMS_ERROR_CODES } = hsmkms;
+// Classes: the value from the shared instance, and the instance type under the same name.
+export const AeadKey: Cjs['AeadKey'] = hsmkms.AeadKey;
+export type AeadKey = import('./index.js').AeadKey;
+export const KmsError: Cjs['KmsError'] = hsmkms.KmsError;
+export type KmsError = import('./index.js').KmsError;
+export const AbortError: Cjs['AbortError'] = hsmkms.AbortError;
+export type AbortError = import('./index.js').AbortError;
 export type { AeadSettings, BatchOptions, DecryptOptions, EncryptOptions, KmsErrorCode } from './index.js';

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need when they are missing (as root;
 # otherwise says what to install). softhsm2 and opensc give the PKCS#11 token
-# and pkcs11-tool; cmake builds the native ctest suite.
+# and pkcs11-tool; cmake (with make) builds the native ctest suite.
 set -euo pipefail
 need=()
 command -v cmake >/dev/null || need+=(cmake)
 command -v g++ >/dev/null || need+=(g++)
+command -v make >/dev/null || need+=(make)  # node-gyp and the CMake presets' generator
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null || need+=(opensc)
 [ -e /usr/include/openssl/evp.h ] || need+=(libssl-dev)

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <new>
 #include <vector>
@@ -17,6 +18,7 @@ constexpr size_t kSlabSize = 64 * 1024;
 struct Arena {
   std::mutex mutex;
   std::vector<uint8_t*> free_slots;
+  std::vector<uint8_t*> unlocked_pages;  // page blocks whose mlock failed
   size_t live_blocks = 0;
   size_t locked_bytes = 0;
   bool lock_failed = false;
@@ -34,11 +36,13 @@ size_t PageRound(size_t size) {
   return (size + page - 1) / page * page;
 }
 
-// Maps, locks and marks no-dump. Caller holds the arena lock.
-uint8_t* MapLocked(Arena& arena, size_t bytes) {
+// Maps, locks and marks no-dump; *locked tells whether mlock succeeded.
+// Caller holds the arena lock.
+uint8_t* MapLocked(Arena& arena, size_t bytes, bool* locked) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return nullptr;
-  if (mlock(p, bytes) == 0) {
+  *locked = mlock(p, bytes) == 0;
+  if (*locked) {
     arena.locked_bytes += bytes;
   } else {
     arena.lock_failed = true;
@@ -53,9 +57,10 @@ uint8_t* Allocate(size_t size) {
   Arena& arena = GetArena();
   std::lock_guard<std::mutex> lock(arena.mutex);
   uint8_t* block = nullptr;
+  bool locked = false;
   if (size <= kSlotSize) {
     if (arena.free_slots.empty()) {
-      uint8_t* slab = MapLocked(arena, kSlabSize);
+      uint8_t* slab = MapLocked(arena, kSlabSize, &locked);
       if (slab == nullptr) return nullptr;
       for (size_t off = kSlabSize; off >= kSlotSize; off -= kSlotSize) {
         arena.free_slots.push_back(slab + off - kSlotSize);
@@ -64,8 +69,17 @@ uint8_t* Allocate(size_t size) {
     block = arena.free_slots.back();
     arena.free_slots.pop_back();
   } else {
-    block = MapLocked(arena, PageRound(size));
+    block = MapLocked(arena, PageRound(size), &locked);
     if (block == nullptr) return nullptr;
+    // Free() must not count an unlocked block out of locked_bytes.
+    if (!locked) {
+      try {
+        arena.unlocked_pages.push_back(block);
+      } catch (const std::bad_alloc&) {
+        munmap(block, PageRound(size));
+        return nullptr;
+      }
+    }
   }
   ++arena.live_blocks;
   return block;
@@ -80,7 +94,13 @@ void Free(uint8_t* block, size_t size) {
     arena.free_slots.push_back(block);
   } else {
     const size_t bytes = PageRound(size);
-    if (munlock(block, bytes) == 0) arena.locked_bytes -= bytes;
+    const auto unlocked =
+        std::find(arena.unlocked_pages.begin(), arena.unlocked_pages.end(), block);
+    if (unlocked != arena.unlocked_pages.end()) {
+      arena.unlocked_pages.erase(unlocked);
+    } else if (munlock(block, bytes) == 0) {
+      arena.locked_bytes -= bytes;
+    }
     munmap(block, bytes);
   }
 }

@@ -13,7 +13,12 @@ namespace hsmkms::core {
   X(kAborted, "AbortError")                                             \
   X(kLimitExceeded, "LimitExceededException")                           \
   X(kInternal, "KMSInternalException")                                  \
-  X(kUnsupportedRuntime, "UnsupportedRuntimeException")
+  X(kUnsupportedRuntime, "UnsupportedRuntimeException")                 \
+  X(kNotFound, "NotFoundException")                                     \
+  X(kInvalidState, "KMSInvalidStateException")                          \
+  X(kInvalidKeyUsage, "InvalidKeyUsageException")                       \
+  X(kAccessDenied, "AccessDeniedException")                             \
+  X(kAlreadyExists, "AlreadyExistsException")
 
 enum class Status : int {
 #define HSMKMS_STATUS_ENUM(name, code) name,

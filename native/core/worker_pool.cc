@@ -1,6 +1,7 @@
 #include "worker_pool.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <thread>
 
@@ -112,8 +113,14 @@ void WorkerPool::WorkerLoop() {
   // Linux nice values are per thread. A slightly lower priority lets the
   // event-loop thread preempt the workers as soon as a completion wakes it,
   // even when there are as many workers as cores.
+  // A new thread starts with its creator's niceness: add to that.
   const int nice = WorkerNiceness();
-  if (nice > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+  if (nice > 0) {
+    const id_t tid = static_cast<id_t>(syscall(SYS_gettid));
+    errno = 0;
+    const int base = getpriority(PRIO_PROCESS, tid);
+    if (errno == 0) setpriority(PRIO_PROCESS, tid, std::min(base + nice, 19));
+  }
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     work_ready_.wait(lock, [&] {
