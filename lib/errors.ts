@@ -21,6 +21,8 @@ export const KMS_ERROR_CODES = [
   'AccessDeniedException',
   'KMSInternalException',
   'UnsupportedRuntimeException',
+  'UnsupportedOperationException',
+  'KMSInvalidSignatureException',
   /** The name or identifier to create is taken (alias name, key id, domain key version); AWS KMS's code for CreateAlias. */
   'AlreadyExistsException',
   /**
@@ -55,10 +57,47 @@ export class AbortError extends Error {
   }
 }
 
+/**
+ * A {@link KmsError} caused by a PKCS#11 call that failed. Its `code` says
+ * what it means for the caller (for example `KeyUnavailableException` when
+ * the HSM did not recover within the retry budget, `AccessDeniedException`
+ * for a wrong PIN); `ckr`, `rv` and `fn` say what the token answered.
+ */
+export class Pkcs11Error extends KmsError {
+  /** The name of the return value, such as `"CKR_DEVICE_REMOVED"` (`"CKR_VENDOR_DEFINED"` for vendor codes). */
+  readonly ckr: string;
+  /** The return value as a number (CK_RV). */
+  readonly rv: number;
+  /** The PKCS#11 function that returned it, such as `"C_Encrypt"` (empty when unknown). */
+  readonly fn: string;
+
+  constructor(code: KmsErrorCode, message: string, details: { ckr: string; rv: number; fn?: string }, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'Pkcs11Error';
+    this.ckr = details.ckr;
+    this.rv = details.rv;
+    this.fn = details.fn ?? '';
+  }
+}
+
 const knownCodes: ReadonlySet<string> = new Set(KMS_ERROR_CODES);
 
-/** Builds the error for a code reported by the native core (registered with the binding). */
-export function errorFromNative(code: string, message: string): Error {
+/** What the native core adds to an error when a PKCS#11 call failed. */
+export interface NativeErrorExtra {
+  ckr: string;
+  rv: number;
+  fn?: string;
+}
+
+/**
+ * Builds the error for a code reported by the native core (registered with
+ * the binding). `extra`, when a PKCS#11 call failed, makes it a {@link Pkcs11Error}.
+ */
+export function errorFromNative(code: string, message: string, extra?: NativeErrorExtra): Error {
   if (code === 'AbortError') return new AbortError(message);
-  return new KmsError(knownCodes.has(code) ? (code as KmsErrorCode) : 'KMSInternalException', message);
+  const known = knownCodes.has(code) ? (code as KmsErrorCode) : 'KMSInternalException';
+  if (extra !== undefined && typeof extra.ckr === 'string' && typeof extra.rv === 'number') {
+    return new Pkcs11Error(known, message, extra);
+  }
+  return new KmsError(known, message);
 }

@@ -4,5 +4,9 @@
  */
 export { aead, AeadKey, SEAL_OVERHEAD } from './aead.js';
 export type { AeadSettings, BatchOptions, DecryptOptions, EncryptOptions } from './aead.js';
-export { AbortError, KmsError, KMS_ERROR_CODES } from './errors.js';
+export { AbortError, KmsError, KMS_ERROR_CODES, Pkcs11Error } from './errors.js';
 export type { KmsErrorCode } from './errors.js';
+export { Kms } from './kms/kms.js';
+export type { KmsOptions, Pkcs11RootOptions, RootOptions, SoftRootOptions } from './kms/kms-options.js';
+export type { KeyMetadata } from './kms/key-metadata.js';
+export type { EncryptionContext } from './encryption-context.js';

@@ -3,16 +3,108 @@
  * package: lib/ validates every argument before calling in.
  */
 import path from 'node:path';
-import { errorFromNative, KmsError } from './errors.js';
+import { errorFromNative, KmsError, type NativeErrorExtra } from './errors.js';
 
 /** An opaque, type-tagged native object that owns key bytes in locked memory. */
 export interface NativeKeyHandle {
   readonly __brand: 'NativeKeyHandle';
 }
 
+/** An opaque, type-tagged native object that owns an open root of trust. */
+export interface NativeRootHandle {
+  readonly __brand: 'NativeRootHandle';
+}
+
+/** A CMK version's material wrapped by a domain key, as it crosses the binding (AWS names for the enums). */
+export interface NativeWrappedKey {
+  id: string;
+  version: number;
+  domainVersion: number;
+  keySpec: string;
+  keyUsage: string;
+  algorithm: string;
+  blob: Uint8Array;
+}
+
+/** What openPkcs11Root takes; every field checked in TypeScript first. */
+export interface NativePkcs11Options {
+  module: string;
+  tokenLabel: string;
+  /** A copy the binding wipes once it is in locked memory. */
+  pin: Uint8Array;
+  threads: number;
+  keyCacheCapacity: number;
+  /** CKA_PRIVATE of the unwrapped CMK session objects. */
+  privateSessionKeys: boolean;
+  retry: { maxAttempts: number; totalMs: number };
+}
+
+/** What openSoftRoot takes: `keyFile`, or `passphrase` and `salt`; every field checked in TypeScript first. */
+export interface NativeSoftOptions {
+  keyFile?: string;
+  /** A copy the binding wipes once it is in locked memory. */
+  passphrase?: Uint8Array;
+  salt?: Uint8Array;
+  threads: number;
+  keyCacheCapacity: number;
+}
+
+/** A wrapped key parsed once into native form (an opaque, type-tagged object). */
+export interface NativeKeyRef {
+  readonly __brand: 'NativeKeyRef';
+}
+
+/** The root-of-trust operations: each runs on the root's own threads (public-key ones on the AES pool). */
+export interface NativeRootFunctions {
+  kind(root: NativeRootHandle): string;
+  /** Parses a wrapped key once (synchronous; throws a TypeError for a bad shape). */
+  prepareKey(key: NativeWrappedKey): NativeKeyRef;
+  createDomainKey(root: NativeRootHandle, version: number): Promise<Uint8Array>;
+  openDomainKey(root: NativeRootHandle, version: number, reference: Uint8Array): Promise<void>;
+  /** Resolves to the stored reference of domain key `version`, or null when the root keeps none. */
+  findDomainKey(root: NativeRootHandle, version: number): Promise<Uint8Array | null>;
+  /** Decrypts and encrypts again inside the native layer; `out` holds at least ciphertext.length bytes; resolves to a view of `out`. */
+  reEncrypt(root: NativeRootHandle, key: NativeKeyRef, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, destination: NativeKeyRef, destinationIv: Uint8Array, destinationAad: Uint8Array, out: Uint8Array): Promise<Uint8Array>;
+  /** Decrypts a 32-byte data key straight into a native key handle. */
+  decryptToAeadKey(root: NativeRootHandle, key: NativeKeyRef, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<NativeKeyHandle>;
+  /** `iv` (12 bytes) is in/out; `length` is 32; `out` is length + 16 bytes. */
+  generateDataKeyHandle(root: NativeRootHandle, key: NativeKeyRef, iv: Uint8Array, aad: Uint8Array, length: number, out: Uint8Array): Promise<{ dataKey: NativeKeyHandle; iv: Uint8Array; ciphertext: Uint8Array }>;
+  generateRandom<T extends Uint8Array>(root: NativeRootHandle, out: T): Promise<T>;
+  generateKey(root: NativeRootHandle, keySpec: string, keyUsage: string, domainVersion: number): Promise<Omit<NativeWrappedKey, 'id' | 'version'> & { publicKey: Uint8Array | null }>;
+  rewrapKey(root: NativeRootHandle, key: NativeKeyRef, domainVersion: number): Promise<NativeWrappedKey>;
+  /** `iv` (12 bytes) is in/out; `out` is plaintext.length + 16 bytes; resolves to `result`, which must be `{ iv, ciphertext: out }`. */
+  encrypt<R extends { iv: Uint8Array; ciphertext: Uint8Array }>(root: NativeRootHandle, key: NativeKeyRef, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, result: R): Promise<R>;
+  /** `out` holds at least ciphertext.length - 16 bytes; resolves to the plaintext, a view of `out`. */
+  decrypt(root: NativeRootHandle, key: NativeKeyRef, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): Promise<Uint8Array>;
+  /** `out` is modulus-sized; resolves to the plaintext, a view of `out`. */
+  rsaDecrypt(root: NativeRootHandle, key: NativeKeyRef, hash: string, ciphertext: Uint8Array, out: Uint8Array): Promise<Uint8Array>;
+  /** `out` holds the key's largest signature; resolves to the signature, a view of `out`. */
+  sign(root: NativeRootHandle, key: NativeKeyRef, algorithm: string, messageType: string, data: Uint8Array, out: Uint8Array): Promise<Uint8Array>;
+  evictKey(root: NativeRootHandle, id: string, version: number): Promise<void>;
+  stats(root: NativeRootHandle): Promise<NativeRootStats>;
+  encryptOaep(spki: Uint8Array, hash: string, plaintext: Uint8Array): Promise<Uint8Array>;
+  verify(spki: Uint8Array, algorithm: string, messageType: string, data: Uint8Array, signature: Uint8Array): Promise<boolean>;
+}
+
+/** Counters of a root; the token-only ones are absent for other kinds. */
+export interface NativeRootStats {
+  kind: string;
+  cachedKeys: number;
+  retries: number;
+  unwraps: number;
+  workerSessions?: number;
+  generation?: number;
+  objects?: number;
+}
+
 export interface NativeBinding {
   readonly opensslVersion: string;
-  setErrorFactory(factory: (code: string, message: string) => Error): void;
+  setErrorFactory(factory: (code: string, message: string, extra?: NativeErrorExtra) => Error): void;
+
+  openPkcs11Root(options: NativePkcs11Options): Promise<NativeRootHandle>;
+  openSoftRoot(options: NativeSoftOptions): Promise<NativeRootHandle>;
+  closeRoot(root: NativeRootHandle): Promise<void>;
+  readonly root: NativeRootFunctions;
 
   importKey(bytes: Uint8Array): NativeKeyHandle;
   generateKey(): NativeKeyHandle;

@@ -3,7 +3,8 @@
  * out the addon's source list once; this keeps the two lists equal and
  * pointing at files that exist, and checks that no .cc under native/ is left
  * out of every build (core code not shipped yet sits in another
- * HSMKMS_<X>_SOURCES list of CMakeLists.txt, built and tested by ctest).
+ * HSMKMS_<X>_SOURCES list of CMakeLists.txt, built and tested by ctest; the
+ * PKCS#11 layer and the soft root ship, with the binding that exposes them).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -118,6 +119,17 @@ describe('build files', () => {
     const listed = new Set([...gyp, ...coreOnly]);
     const missing = ccFilesUnder('native').filter((file) => !listed.has(file));
     expect(missing, 'add these to binding.gyp and CMakeLists.txt').toEqual([]);
+  });
+
+  it('ships the PKCS#11 layer, the soft root and every binding source (the binding uses them)', () => {
+    // native/core/pkcs11 and native/core/soft moved from ctest-only lists into
+    // the addon when the binding started to expose them: none of it may slip back out.
+    const shipped = new Set(gyp);
+    const missing = [...ccFilesUnder('native/core/pkcs11'), ...ccFilesUnder('native/core/soft'), ...ccFilesUnder('native/binding')].filter(
+      (file) => !shipped.has(file),
+    );
+    expect(missing, 'add these to binding.gyp and CMakeLists.txt HSMKMS_ADDON_SOURCES').toEqual([]);
+    expect(coreOnly.filter((file) => file.startsWith('native/core/pkcs11/') || file.startsWith('native/core/soft/'))).toEqual([]);
   });
 
   it('the parsers catch a difference', () => {

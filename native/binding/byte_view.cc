@@ -22,6 +22,11 @@ ByteView GetBytes(napi_env env, napi_value value, bool optional) {
   return view;
 }
 
+void WipeBytes(const ByteView& view) noexcept {
+  volatile uint8_t* p = view.data;
+  for (size_t i = 0; i < view.length; ++i) p[i] = 0;
+}
+
 void KeepAlive::Hold(napi_env env, napi_value value) {
   if (count_ == kMax) return;
   napi_valuetype type;

@@ -19,6 +19,10 @@ struct ByteView {
 // `optional`). Sets a pending exception and returns {} on failure.
 [[nodiscard]] ByteView GetBytes(napi_env env, napi_value value, bool optional);
 
+// Overwrites the bytes with zeros in a way the compiler keeps (a secret the
+// caller handed over, such as a PIN, once copied into locked memory).
+void WipeBytes(const ByteView& view) noexcept;
+
 // Holds napi references to the arrays an off-thread operation reads or writes.
 class KeepAlive {
  public:

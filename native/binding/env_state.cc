@@ -1,5 +1,8 @@
 #include "env_state.h"
 
+#include <algorithm>
+#include <string>
+
 namespace hsmkms::binding {
 
 const char* StatusMessage(core::Status status) {
@@ -16,6 +19,16 @@ const char* StatusMessage(core::Status status) {
       return "hsmkms needs the OpenSSL 3 that Node.js embeds; this runtime has none";
     case core::Status::kLimitExceeded:
       return "A limit was exceeded";
+    case core::Status::kNotFound:
+      return "Not found";
+    case core::Status::kInvalidState:
+      return "Not possible in the current state";
+    case core::Status::kInvalidKeyUsage:
+      return "The key cannot be used for this operation";
+    case core::Status::kAccessDenied:
+      return "Access denied";
+    case core::Status::kAlreadyExists:
+      return "It already exists";
     default:
       return "Internal error in the native core";
   }
@@ -51,37 +64,83 @@ void EnvState::BeginOperation() {
 }
 
 void EnvState::Submit(core::Task* const* tasks, size_t count) {
-  for (size_t i = 0; i < count; ++i) tasks[i]->owner = this;
-  core::WorkerPool::Shared().SubmitMany(tasks, count);
+  Submit(core::WorkerPool::Shared(), tasks, count);
 }
 
-void EnvState::PostCompletion(Completion* completion) noexcept {
-  bool was_empty;
+void EnvState::Submit(core::WorkerPool& pool, core::Task* const* tasks, size_t count,
+                      bool batched) {
+  for (size_t i = 0; i < count; ++i) tasks[i]->owner = this;
+  if (batched) batched_queued_.fetch_add(count, std::memory_order_acq_rel);
+  if (&pool != &core::WorkerPool::Shared() &&
+      std::find(pools_.begin(), pools_.end(), &pool) == pools_.end()) {
+    pools_.push_back(&pool);
+  }
+  pool.SubmitMany(tasks, count);
+}
+
+void EnvState::Track(EnvResource* resource) { resources_.insert(resource); }
+
+void EnvState::Untrack(EnvResource* resource) noexcept { resources_.erase(resource); }
+
+void EnvState::PostCompletion(Completion* completion, Delivery delivery) noexcept {
+  bool schedule = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    was_empty = completed_.empty();
     completed_.push_back(completion);
     if (closing_) return;  // Teardown drains the queue itself.
+    if (!delivery_scheduled_) {
+      // One hop per burst: later completions ride on the delivery already
+      // scheduled (DeliverCompletions drains until the queue is empty). A
+      // batched completion also waits while more batched tasks of ours are
+      // queued than completions are waiting: the next ones finish soon, and
+      // waking the JS thread costs more than they take (a cross-CPU wake-up
+      // is tens of microseconds on a VM). Waiting for at most half of them
+      // keeps the queue fed while JavaScript handles a batch; the last
+      // queued one always schedules the delivery.
+      schedule = delivery == Delivery::kNow ||
+                 completed_.size() >= batched_queued_.load(std::memory_order_acquire);
+      delivery_scheduled_ = schedule;
+    }
   }
-  // One hop per burst: later completions ride on the call already queued.
-  if (was_empty) napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking);
+  if (schedule) napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking);
+}
+
+void EnvState::BatchedTaskStarted() noexcept {
+  batched_queued_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+void EnvState::Flush() noexcept {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (closing_ || delivery_scheduled_ || completed_.empty()) return;
+    delivery_scheduled_ = true;
+  }
+  napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking);
 }
 
 void EnvState::DeliverCompletions(napi_env env, napi_value, void* context, void*) {
   auto* state = static_cast<EnvState*>(context);
   if (env == nullptr) return;
   std::vector<Completion*> batch;
-  {
-    std::lock_guard<std::mutex> lock(state->mutex_);
-    batch.swap(state->completed_);
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(state->mutex_);
+      batch.clear();
+      batch.swap(state->completed_);
+      // Empty: the next completion schedules a new delivery.
+      if (batch.empty()) {
+        state->delivery_scheduled_ = false;
+        break;
+      }
+    }
+    for (Completion* completion : batch) {
+      napi_handle_scope scope;
+      napi_open_handle_scope(env, &scope);
+      completion->Complete(env);
+      napi_close_handle_scope(env, scope);
+    }
+    state->pending_ -= batch.size();
   }
-  for (Completion* completion : batch) {
-    napi_handle_scope scope;
-    napi_open_handle_scope(env, &scope);
-    completion->Complete(env);
-    napi_close_handle_scope(env, scope);
-  }
-  state->pending_ -= batch.size();
   if (state->pending_ == 0) napi_unref_threadsafe_function(env, state->tsfn_);
 }
 
@@ -91,15 +150,25 @@ void EnvState::Teardown(void* arg) {
     std::lock_guard<std::mutex> lock(state->mutex_);
     state->closing_ = true;
   }
-  auto& pool = core::WorkerPool::Shared();
-  pool.CancelIf([state](const core::Task& task) { return task.owner == state; });
-  pool.WaitIdle(state);
+  state->closing_js_ = true;
+  std::vector<core::WorkerPool*> pools = state->pools_;
+  pools.push_back(&core::WorkerPool::Shared());
+  // Cancel everywhere first, then wait: nothing queued starts meanwhile.
+  for (core::WorkerPool* pool : pools) {
+    pool->CancelIf([state](const core::Task& task) { return task.owner == state; });
+  }
+  for (core::WorkerPool* pool : pools) pool->WaitIdle(state);
   std::vector<Completion*> batch;
   {
     std::lock_guard<std::mutex> lock(state->mutex_);
     batch.swap(state->completed_);
   }
   for (Completion* completion : batch) completion->Complete(nullptr);
+  // Roots nobody closed: released here (closing sessions, finalizing the
+  // module) while the process can still do it properly.
+  std::unordered_set<EnvResource*> resources;
+  resources.swap(state->resources_);
+  for (EnvResource* resource : resources) resource->ReleaseAtTeardown();
   state->error_factory_.Reset();
   napi_release_threadsafe_function(state->tsfn_, napi_tsfn_abort);
 }
@@ -112,6 +181,37 @@ Napi::Value EnvState::MakeError(core::Status status, const char* message) const 
   }
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("code", Napi::String::New(env, code));
+  return error.Value();
+}
+
+Napi::Value EnvState::MakeError(const pkcs11::HsmResult& result) const {
+  Napi::Env env(env_);
+  const char* code = core::StatusCode(result.status);
+  // "<what happened> (<function>: <CKR name>)": static text only, never
+  // key material, PINs or data.
+  std::string message = result.detail != nullptr ? result.detail : StatusMessage(result.status);
+  const char* ckr = result.ckr();
+  if (result.fn != nullptr || ckr != nullptr) {
+    message += " (";
+    if (result.fn != nullptr) message += result.fn;
+    if (result.fn != nullptr && ckr != nullptr) message += ": ";
+    if (ckr != nullptr) message += ckr;
+    message += ")";
+  }
+  if (ckr == nullptr) return MakeError(result.status, message.c_str());
+  Napi::Object extra = Napi::Object::New(env);
+  extra.Set("ckr", Napi::String::New(env, ckr));
+  extra.Set("rv", Napi::Number::New(env, static_cast<double>(result.rv)));
+  extra.Set("fn", result.fn != nullptr ? Napi::Value(Napi::String::New(env, result.fn))
+                                       : Napi::Value(env.Undefined()));
+  if (!error_factory_.IsEmpty()) {
+    return error_factory_.Call({Napi::String::New(env, code), Napi::String::New(env, message), extra});
+  }
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  error.Set("ckr", extra.Get("ckr"));
+  error.Set("rv", extra.Get("rv"));
+  error.Set("fn", extra.Get("fn"));
   return error.Value();
 }
 

@@ -6,12 +6,16 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <mutex>
+#include <unordered_set>
 #include <vector>
 
+#include "../core/pkcs11/hsm_result.h"
 #include "../core/status.h"
 #include "../core/worker_pool.h"
 #include "completion.h"
+#include "env_resource.h"
 
 namespace hsmkms::binding {
 
@@ -22,15 +26,41 @@ class EnvState {
 
   // JS thread: an operation starts; keeps the event loop alive until done.
   void BeginOperation();
+  // How a completion reaches JavaScript.
+  enum class Delivery {
+    kNow,      // wake the JS thread (unless a wake-up is on its way)
+    kBatched,  // may wait for more completions of this environment's queued
+               // batched tasks, so several ride on one wake-up
+  };
   // Any thread: queue a finished operation for delivery.
-  void PostCompletion(Completion* completion) noexcept;
+  void PostCompletion(Completion* completion, Delivery delivery = Delivery::kNow) noexcept;
+  // Worker thread, for batched tasks: one has started (or was cancelled).
+  void BatchedTaskStarted() noexcept;
+  // Worker thread: deliver what is waiting now (before work that may take
+  // long, so that no finished operation waits behind it).
+  void Flush() noexcept;
 
   // JS thread: submit tasks to the shared pool on behalf of this environment.
   void Submit(core::Task* const* tasks, size_t count);
+  // JS thread: the same on another pool (a root of trust's own threads);
+  // teardown cancels and waits for this environment's tasks on it too.
+  // `batched`: tasks that post with Delivery::kBatched and call
+  // BatchedTaskStarted() when they start.
+  void Submit(core::WorkerPool& pool, core::Task* const* tasks, size_t count,
+              bool batched = false);
 
   // A KmsError (through the factory lib/ registers) for a status.
   [[nodiscard]] Napi::Value MakeError(core::Status status, const char* message) const;
+  // The error for a failed HSM result: a Pkcs11Error keeping ckr, rv and fn
+  // when a PKCS#11 call failed, else a KmsError with the status's code.
+  [[nodiscard]] Napi::Value MakeError(const pkcs11::HsmResult& result) const;
   void SetErrorFactory(Napi::Function factory);
+
+  // JS thread: resources released at teardown if still held then.
+  void Track(EnvResource* resource);
+  void Untrack(EnvResource* resource) noexcept;
+  // True once teardown has begun (JS thread).
+  [[nodiscard]] bool closing() const noexcept { return closing_js_; }
 
  private:
   explicit EnvState(napi_env env);
@@ -41,8 +71,13 @@ class EnvState {
   napi_threadsafe_function tsfn_ = nullptr;
   std::mutex mutex_;
   std::vector<Completion*> completed_;
+  std::atomic<size_t> batched_queued_{0};  // batched tasks submitted, not started
   size_t pending_ = 0;  // JS thread only
   bool closing_ = false;
+  bool delivery_scheduled_ = false;  // under mutex_: a DeliverCompletions call is queued or running
+  bool closing_js_ = false;                  // JS thread only
+  std::vector<core::WorkerPool*> pools_;     // JS thread only: pools with our tasks
+  std::unordered_set<EnvResource*> resources_;  // JS thread only
   Napi::FunctionReference error_factory_;
 };
 

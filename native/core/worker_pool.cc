@@ -35,6 +35,10 @@ WorkerPool& WorkerPool::Shared() {
 
 WorkerPool::WorkerPool(size_t threads) { Resize(threads); }
 
+WorkerPool::WorkerPool(size_t threads, int nice) : nice_(std::clamp(nice, 0, 19)) {
+  Resize(threads);
+}
+
 WorkerPool::~WorkerPool() { Shutdown(); }
 
 void WorkerPool::Resize(size_t threads) {
@@ -114,7 +118,7 @@ void WorkerPool::WorkerLoop() {
   // event-loop thread preempt the workers as soon as a completion wakes it,
   // even when there are as many workers as cores.
   // A new thread starts with its creator's niceness: add to that.
-  const int nice = WorkerNiceness();
+  const int nice = nice_ >= 0 ? nice_ : WorkerNiceness();
   if (nice > 0) {
     const id_t tid = static_cast<id_t>(syscall(SYS_gettid));
     errno = 0;

@@ -40,6 +40,9 @@ class WorkerPool {
   static WorkerPool& Shared();
 
   explicit WorkerPool(size_t threads);
+  // `nice`: niceness of its threads relative to their creator (0..19);
+  // the single-argument form uses WorkerNiceness().
+  WorkerPool(size_t threads, int nice);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -69,6 +72,7 @@ class WorkerPool {
   size_t threads_ = 0;         // live threads
   size_t target_threads_ = 0;  // wanted threads
   bool stopping_ = false;
+  int nice_ = -1;  // < 0: WorkerNiceness()
 };
 
 // Niceness of worker threads relative to the JS thread (HSMKMS_WORKER_NICE overrides).

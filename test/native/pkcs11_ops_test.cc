@@ -13,6 +13,7 @@
 #include "pkcs11/public_key.h"
 #include "pkcs11/session.h"
 #include "pkcs11_fixture.h"
+#include "root_of_trust.h"
 #include "test_support.h"
 
 using hsmkms::core::Status;
@@ -331,7 +332,7 @@ HSMKMS_TEST(GcmTamperingIsInvalidCiphertext) {
            Status::kInvalidCiphertext);
   bad.ct.resize(16);  // tag only, wrong
   expect_invalid(bad, kAad);
-  CHECK_EQ(hsm->stats().retries, 0u);  // bad data is never retried
+  CHECK_EQ(hsm->hsm_stats().retries, 0u);  // bad data is never retried
   REQUIRE_OK(Open(*hsm, key, good, &out));
   CHECK(out == Bytes("secret data key material"));
 }
@@ -384,7 +385,7 @@ HSMKMS_TEST(TamperedWrappedKeyIsInvalidCiphertext) {
   WrappedKey missing_dk = NewAesKey(*hsm, 1, "cmk-u");
   missing_dk.domain_version = 42;
   CHECK_EQ(hsm->LoadKey(missing_dk, &object).status, Status::kNotFound);
-  CHECK_EQ(hsm->stats().retries, 0u);
+  CHECK_EQ(hsm->hsm_stats().retries, 0u);
 }
 
 HSMKMS_TEST(KeyCacheIsBoundedAndDestroysEvictedKeys) {
@@ -399,17 +400,17 @@ HSMKMS_TEST(KeyCacheIsBoundedAndDestroysEvictedKeys) {
   Seal(*hsm, a, plaintext);
   Seal(*hsm, a, plaintext);
   Seal(*hsm, b, plaintext);
-  CHECK_EQ(hsm->stats().unwraps, 2u);
+  CHECK_EQ(hsm->hsm_stats().unwraps, 2u);
   REQUIRE_OK(hsm->CountObjects(&count));
   CHECK_EQ(count, base + 2);
   Seal(*hsm, c, plaintext);  // evicts a (least recently used)
-  CHECK_EQ(hsm->stats().cached_keys, 2u);
+  CHECK_EQ(hsm->hsm_stats().cached_keys, 2u);
   REQUIRE_OK(hsm->CountObjects(&count));
   CHECK_EQ(count, base + 2);
   Seal(*hsm, b, plaintext);
-  CHECK_EQ(hsm->stats().unwraps, 3u);
+  CHECK_EQ(hsm->hsm_stats().unwraps, 3u);
   Seal(*hsm, a, plaintext);
-  CHECK_EQ(hsm->stats().unwraps, 4u);
+  CHECK_EQ(hsm->hsm_stats().unwraps, 4u);
   // An evicted key in use by an operation stays alive until it ends.
   std::shared_ptr<SessionObject> held;
   REQUIRE_OK(hsm->LoadKey(a, &held));
@@ -648,4 +649,72 @@ HSMKMS_TEST(AlgorithmNames) {
   CHECK(ParseKeyUsage("SIGN_VERIFY", &usage) && usage == KeyUsage::kSignVerify);
   MessageType type;
   CHECK(ParseMessageType("DIGEST", &type) && type == MessageType::kDigest);
+}
+
+HSMKMS_TEST(HsmIsTheRootOfTrust) {
+  auto hsm = OpenHsm();
+  hsmkms::core::RootOfTrust& root = *hsm;
+  CHECK_EQ(std::string(root.kind()), "pkcs11");
+  CHECK(&root.threads() == &Hsm::Threads());
+
+  // A domain key is opened by version and the CKA_ID given at creation.
+  std::vector<uint8_t> reference;
+  REQUIRE_OK(root.CreateDomainKey(3, &reference));
+  REQUIRE_OK(root.OpenDomainKey(3, reference.data(), reference.size()));
+  std::vector<uint8_t> other = reference;
+  other[0] ^= 1;
+  CHECK_EQ(root.OpenDomainKey(3, other.data(), other.size()).status, Status::kNotFound);
+  CHECK_EQ(root.OpenDomainKey(3, reference.data(), reference.size() - 1).status, Status::kNotFound);
+  CHECK_EQ(root.OpenDomainKey(3, nullptr, 0).status, Status::kNotFound);
+  CHECK_EQ(root.OpenDomainKey(4, reference.data(), reference.size()).status, Status::kNotFound);
+
+  // Stats are the token's, in the root's terms.
+  WrappedKey key;
+  REQUIRE_OK(root.GenerateKey(KeySpec::kAes256, KeyUsage::kEncryptDecrypt, 3, &key, nullptr));
+  key.id = "cmk-root";
+  key.version = 1;
+  const Sealed sealed = Seal(*hsm, key, Bytes("through the interface"));
+  const hsmkms::core::RootStats stats = root.stats();
+  CHECK_EQ(stats.cached_keys, hsm->hsm_stats().cached_keys);
+  CHECK_EQ(stats.cached_keys, 1u);
+  CHECK_EQ(stats.unwraps, 1u);
+  CHECK_EQ(stats.retries, 0u);
+  root.EvictKey("cmk-root", 1);
+  CHECK_EQ(root.stats().cached_keys, 0u);
+
+  // Re-wrapping under the version that already wraps it is a copy.
+  WrappedKey same;
+  REQUIRE_OK(root.RewrapKey(key, 3, &same));
+  CHECK(same.blob == key.blob);
+  CHECK_EQ(same.domain_version, 3u);
+  // Under another version it cannot work: the unwrapped CMK is not extractable.
+  std::vector<uint8_t> reference4;
+  REQUIRE_OK(root.CreateDomainKey(4, &reference4));
+  WrappedKey moved;
+  const HsmResult rewrap = root.RewrapKey(key, 4, &moved);
+  CHECK_EQ(rewrap.status, Status::kInvalidState);
+  CHECK(rewrap.detail != nullptr);
+  CHECK(moved.blob.empty());
+
+  // ...which is the token's rule, not only ours: the DK's own unwrap
+  // template refuses an extractable copy even with CKA_WRAP_WITH_TRUSTED.
+  Session session = RawSession(*hsm);
+  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+  CK_KEY_TYPE type = CKK_AES;
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_ATTRIBUTE extractable[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &type, sizeof(type)},
+                                {CKA_TOKEN, &no, 1},           {CKA_SENSITIVE, &yes, 1},
+                                {CKA_EXTRACTABLE, &yes, 1},    {CKA_COPYABLE, &no, 1},
+                                {CKA_WRAP_WITH_TRUSTED, &yes, 1}};
+  CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+  CHECK_EQ(RawUnwrap(*hsm, session.handle(), key, extractable, 7, &handle),
+           CKR_TEMPLATE_INCONSISTENT);
+  // And a user cannot make a trusted wrapping key (only the SO can).
+  CK_ULONG len = 32;
+  CK_ATTRIBUTE trusted[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &type, sizeof(type)},
+                            {CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_TOKEN, &no, 1},
+                            {CKA_WRAP, &yes, 1},               {CKA_TRUSTED, &yes, 1}};
+  CK_MECHANISM gen{CKM_AES_KEY_GEN, nullptr, 0};
+  CHECK_EQ(hsm->module()->p11()->C_GenerateKey(session.handle(), &gen, trusted, 6, &handle),
+           CKR_ATTRIBUTE_READ_ONLY);
 }

@@ -78,9 +78,9 @@ HSMKMS_TEST(StaleSessionIsReplaced) {
   const unsigned long closes = ShimCalls("C_CloseSession");
   Shim("fail C_EncryptInit CKR_SESSION_HANDLE_INVALID 1");
   RoundTrip(f);
-  CHECK_EQ(f.hsm->stats().retries, 1u);
+  CHECK_EQ(f.hsm->hsm_stats().retries, 1u);
   CHECK_EQ(ShimCalls("C_CloseSession"), closes + 1);  // the session was dropped
-  CHECK_EQ(f.hsm->stats().unwraps, 1u);                // the key was not
+  CHECK_EQ(f.hsm->hsm_stats().unwraps, 1u);                // the key was not
 }
 
 HSMKMS_TEST(StaleObjectHandleIsReunwrapped) {
@@ -90,14 +90,14 @@ HSMKMS_TEST(StaleObjectHandleIsReunwrapped) {
   const unsigned long finds = ShimCalls("C_FindObjectsInit");
   Shim("fail C_EncryptInit CKR_KEY_HANDLE_INVALID 1");
   RoundTrip(f);
-  CHECK_EQ(f.hsm->stats().retries, 1u);
-  CHECK_EQ(f.hsm->stats().unwraps, 2u);                         // unwrapped again
+  CHECK_EQ(f.hsm->hsm_stats().retries, 1u);
+  CHECK_EQ(f.hsm->hsm_stats().unwraps, 2u);                         // unwrapped again
   CHECK(ShimCalls("C_FindObjectsInit") >= finds + 1);           // domain key found again
   CHECK_EQ(Objects(*f.hsm), objects);                           // the old copy destroyed
   Shim("fail C_UnwrapKey CKR_UNWRAPPING_KEY_HANDLE_INVALID 1");
   f.hsm->EvictKey("cmk", 1);
   RoundTrip(f);
-  CHECK_EQ(f.hsm->stats().retries, 2u);
+  CHECK_EQ(f.hsm->hsm_stats().retries, 2u);
 }
 
 HSMKMS_TEST(LostLoginIsRestored) {
@@ -110,11 +110,40 @@ HSMKMS_TEST(LostLoginIsRestored) {
   REQUIRE_OK(Decrypt(*f.hsm, f.key, sealed, &out));
   CHECK(out == kPlaintext);
   CHECK_EQ(ShimCalls("C_Login"), logins + 1);
-  CHECK_EQ(f.hsm->stats().unwraps, 2u);
+  CHECK_EQ(f.hsm->hsm_stats().unwraps, 2u);
   // A network HSM's way: CKR_USER_NOT_LOGGED_IN on a live session.
   Shim("fail C_EncryptInit CKR_USER_NOT_LOGGED_IN 1");
   RoundTrip(f);
   CHECK_EQ(ShimCalls("C_Login"), logins + 2);  // answered CKR_USER_ALREADY_LOGGED_IN
+}
+
+HSMKMS_TEST(PublicSessionKeysOutliveALostLoginAndAreNotLeaked) {
+  // private_session_keys = false: the unwrapped CMK is a CKA_PRIVATE=FALSE
+  // session object, so a logout does not destroy it.
+  HsmConfig config = Config(ShimPath());
+  config.private_session_keys = false;
+  Fixture f = OpenOnShim(config);
+  RoundTrip(f);
+  const size_t objects = Objects(*f.hsm);
+  const unsigned long logins = ShimCalls("C_Login");
+  Shim("logout");
+  RoundTrip(f);  // the cached key still works: nothing to recover
+  CHECK_EQ(f.hsm->hsm_stats().unwraps, 1u);
+  // A login lost on a live session (network HSMs): log in again, start a new
+  // generation, unwrap again, and destroy the old copy, which still exists.
+  Shim("fail C_EncryptInit CKR_USER_NOT_LOGGED_IN 1");
+  RoundTrip(f);
+  CHECK_EQ(ShimCalls("C_Login"), logins + 1);
+  CHECK_EQ(f.hsm->hsm_stats().unwraps, 2u);
+  CHECK_EQ(Objects(*f.hsm), objects);
+  // Evicting it destroys it, in any generation.
+  f.hsm->EvictKey("cmk", 1);
+  CHECK_EQ(Objects(*f.hsm), objects - 1);
+  // A restart closes the keeper session: its objects are gone with it.
+  RoundTrip(f);
+  Shim("restart");
+  RoundTrip(f);
+  CHECK_EQ(Objects(*f.hsm), objects);
 }
 
 HSMKMS_TEST(HsmRestartIsRecovered) {
@@ -122,14 +151,14 @@ HSMKMS_TEST(HsmRestartIsRecovered) {
   std::vector<uint8_t> sealed, out;
   REQUIRE_OK(Encrypt(*f.hsm, f.key, &sealed));
   const size_t objects = Objects(*f.hsm);
-  const uint64_t generation = f.hsm->stats().generation;
+  const uint64_t generation = f.hsm->hsm_stats().generation;
   const unsigned long logins = ShimCalls("C_Login");
   Shim("restart");  // every session, the login and the unwrapped keys are gone
   REQUIRE_OK(Decrypt(*f.hsm, f.key, sealed, &out));
   CHECK(out == kPlaintext);
-  CHECK(f.hsm->stats().generation > generation);
+  CHECK(f.hsm->hsm_stats().generation > generation);
   CHECK_EQ(ShimCalls("C_Login"), logins + 1);
-  CHECK_EQ(f.hsm->stats().unwraps, 2u);
+  CHECK_EQ(f.hsm->hsm_stats().unwraps, 2u);
   RoundTrip(f);
   CHECK_EQ(Objects(*f.hsm), objects);  // one unwrapped copy, as before
   // Random needs no key: recovers the same way.
@@ -145,14 +174,14 @@ HSMKMS_TEST(DeviceErrorsAreRetriedWithBackoff) {
   const auto start = std::chrono::steady_clock::now();
   RoundTrip(f);
   const auto elapsed = std::chrono::steady_clock::now() - start;
-  CHECK_EQ(f.hsm->stats().retries, 2u);
+  CHECK_EQ(f.hsm->hsm_stats().retries, 2u);
   CHECK(elapsed >= std::chrono::milliseconds(15));  // 5 + 10 ms of backoff
   for (const char* ckr : {"CKR_TOKEN_NOT_PRESENT", "CKR_DEVICE_ERROR", "CKR_GENERAL_ERROR",
                           "CKR_FUNCTION_FAILED", "CKR_SESSION_COUNT"}) {
     Shim(std::string("fail C_EncryptInit ") + ckr + " 1");
     RoundTrip(f);
   }
-  CHECK_EQ(f.hsm->stats().retries, 7u);
+  CHECK_EQ(f.hsm->hsm_stats().retries, 7u);
 }
 
 HSMKMS_TEST(SpentBudgetIsKeyUnavailable) {
@@ -223,12 +252,12 @@ HSMKMS_TEST(BadArgumentsAreNeverRetried) {
   CHECK_EQ(std::string(result.ckr()), "CKR_ARGUMENTS_BAD");
   CHECK_EQ(std::string(result.fn), "C_EncryptInit");
   CHECK_EQ(ShimCalls("C_EncryptInit"), inits + 1);
-  CHECK_EQ(f.hsm->stats().retries, 0u);
+  CHECK_EQ(f.hsm->hsm_stats().retries, 0u);
   Shim("fail C_UnwrapKey CKR_WRAPPED_KEY_INVALID 1");
   f.hsm->EvictKey("cmk", 1);
   result = Encrypt(*f.hsm, f.key, &sealed);
   CHECK_EQ(result.status, Status::kInvalidCiphertext);
-  CHECK_EQ(f.hsm->stats().retries, 0u);
+  CHECK_EQ(f.hsm->hsm_stats().retries, 0u);
   RoundTrip(f);
 }
 
@@ -243,7 +272,7 @@ HSMKMS_TEST(SessionFailingMidOperationIsClosed) {
   CHECK_EQ(Encrypt(*f.hsm, f.key, &sealed).status, Status::kInternal);
   CHECK_EQ(ShimCalls("C_CloseSession"), closes + 1);
   for (int i = 0; i < 4; ++i) RoundTrip(f);
-  CHECK_EQ(f.hsm->stats().retries, 0u);
+  CHECK_EQ(f.hsm->hsm_stats().retries, 0u);
 }
 
 HSMKMS_TEST(TamperedCiphertextIsNotRetried) {
@@ -255,7 +284,7 @@ HSMKMS_TEST(TamperedCiphertextIsNotRetried) {
   const HsmResult result = Decrypt(*f.hsm, f.key, sealed, &out);
   CHECK_EQ(result.status, Status::kInvalidCiphertext);
   CHECK_EQ(ShimCalls("C_Decrypt"), decrypts + 1);
-  CHECK_EQ(f.hsm->stats().retries, 0u);
+  CHECK_EQ(f.hsm->hsm_stats().retries, 0u);
 }
 
 HSMKMS_TEST(ConcurrentRecovery) {
@@ -292,9 +321,9 @@ HSMKMS_TEST(ConcurrentRecovery) {
   }
   for (auto& caller : callers) caller.join();
   CHECK_EQ(failures.load(), 0);
-  CHECK(f.hsm->stats().retries >= 6u);
+  CHECK(f.hsm->hsm_stats().retries >= 6u);
   CHECK_EQ(Objects(*f.hsm), objects);
-  CHECK(f.hsm->stats().worker_sessions <= 2u);
+  CHECK(f.hsm->hsm_stats().worker_sessions <= 2u);
 }
 
 HSMKMS_TEST(TokenChosenIvIsReadBack) {
@@ -330,14 +359,14 @@ HSMKMS_TEST(ControlFileAndDelay) {
   std::fclose(file);
   uint8_t random[8];
   REQUIRE_OK(f.hsm->GenerateRandom(random, sizeof(random)));
-  CHECK_EQ(f.hsm->stats().retries, 1u);
+  CHECK_EQ(f.hsm->hsm_stats().retries, 1u);
   std::vector<uint8_t> sealed;
   const auto start = std::chrono::steady_clock::now();
   REQUIRE_OK(Encrypt(*f.hsm, f.key, &sealed));
   CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(3));
   // Applied once per version of the file: no second failure.
   REQUIRE_OK(f.hsm->GenerateRandom(random, sizeof(random)));
-  CHECK_EQ(f.hsm->stats().retries, 1u);
+  CHECK_EQ(f.hsm->hsm_stats().retries, 1u);
   Shim("clear");
   unsetenv("HSMKMS_SHIM_CONTROL");
 }

@@ -89,7 +89,7 @@ HSMKMS_TEST(MixedOperationsFromManyCallers) {
   for (auto& caller : callers) caller.join();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const HsmStats stats = hsm->stats();
+  const HsmStats stats = hsm->hsm_stats();
   std::printf("%d callers x %d ops on %zu HSM threads: %.2f s (%.0f ops/s), %llu unwraps\n",
               kCallers, kOpsPerCaller, config.threads, seconds,
               kCallers * kOpsPerCaller / seconds, static_cast<unsigned long long>(stats.unwraps));

@@ -111,6 +111,19 @@ size_t DefaultHsmThreads() noexcept {
   return 2;
 }
 
+// HSM threads run below the JS thread (niceness 5 by default,
+// HSMKMS_HSM_NICE overrides): with a software token they are CPU-bound, and
+// on a machine with few cores the event loop must still get a core the
+// moment a timer or a completion is due (bench/pkcs11: the event loop's p99
+// went past 5 ms with two busy HSM threads at the same priority).
+int HsmThreadNiceness() noexcept {
+  if (const char* env = std::getenv("HSMKMS_HSM_NICE")) {
+    const long n = std::strtol(env, nullptr, 10);
+    if (n >= 0 && n <= 19) return static_cast<int>(n);
+  }
+  return 5;
+}
+
 bool HasWrapMechanism(CK_FUNCTION_LIST* p11, CK_SLOT_ID slot, CK_MECHANISM_TYPE mechanism) {
   // Zeroed first: SoftHSM 2.6.1 ORs its flags into the caller's struct.
   CK_MECHANISM_INFO info{};
@@ -130,7 +143,7 @@ struct Hsm::Attempt {
 
 core::WorkerPool& Hsm::Threads() {
   // Leaked like the AES pool: tasks may still finish while statics unwind.
-  static core::WorkerPool* pool = new core::WorkerPool(DefaultHsmThreads());
+  static core::WorkerPool* pool = new core::WorkerPool(DefaultHsmThreads(), HsmThreadNiceness());
   return *pool;
 }
 
@@ -399,6 +412,19 @@ HsmResult Hsm::FindDomainKey(uint32_t version, std::vector<uint8_t>* id) {
   });
 }
 
+HsmResult Hsm::OpenDomainKey(uint32_t version, const uint8_t* reference, size_t reference_len) {
+  std::vector<uint8_t> id;
+  HsmResult result = FindDomainKey(version, &id);
+  if (!result.ok()) return result;
+  // Not secret (a CKA_ID): a plain comparison.
+  if (reference == nullptr || id.size() != reference_len ||
+      std::memcmp(id.data(), reference, reference_len) != 0) {
+    return HsmResult::Error(core::Status::kNotFound, nullptr,
+                            "the domain key on the token is not the one the reference names");
+  }
+  return HsmResult::Ok();
+}
+
 // --- Randomness --------------------------------------------------------------------------
 
 HsmResult Hsm::GenerateRandom(uint8_t* out, size_t len) {
@@ -451,7 +477,7 @@ HsmResult Hsm::ResolveKey(Attempt& attempt, const WrappedKey& key,
   add(Attr(CKA_CLASS, symmetric ? secret : private_key));
   add(Attr(CKA_KEY_TYPE, symmetric ? aes : (is_rsa ? rsa : ec)));
   add(Attr(CKA_TOKEN, kFalse));
-  add(Attr(CKA_PRIVATE, kTrue));
+  add(Attr(CKA_PRIVATE, config_.private_session_keys ? kTrue : kFalse));
   add(Attr(CKA_SENSITIVE, kTrue));
   add(Attr(CKA_EXTRACTABLE, kFalse));
   add(Attr(CKA_COPYABLE, kFalse));
@@ -469,7 +495,9 @@ HsmResult Hsm::ResolveKey(Attempt& attempt, const WrappedKey& key,
   add(Attr(CKA_MODIFIABLE, kFalse));
   CK_MECHANISM mechanism{kwp_mechanism_, nullptr, 0};
   CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+  uint64_t session_number = 0;
   result = keeper_->Run(attempt.generation, [&](CK_SESSION_HANDLE keeper) {
+    session_number = keeper_->session_number();
     unwraps_.fetch_add(1, std::memory_order_relaxed);
     const CK_RV rv = p11_->C_UnwrapKey(
         keeper, &mechanism, domain_key, const_cast<uint8_t*>(key.blob.data()),
@@ -478,7 +506,9 @@ HsmResult Hsm::ResolveKey(Attempt& attempt, const WrappedKey& key,
   });
   if (!result.ok()) return result;
   *out = cache_.Insert(key.id, key.version,
-                       std::make_shared<SessionObject>(keeper_, handle, attempt.generation));
+                       std::make_shared<SessionObject>(keeper_, handle, attempt.generation,
+                                                       session_number,
+                                                       config_.private_session_keys));
   return HsmResult::Ok();
 }
 
@@ -608,6 +638,43 @@ HsmResult Hsm::GenerateKey(KeySpec spec, KeyUsage usage, uint32_t domain_version
     if (spec == KeySpec::kAes256) return GenerateSecretKey(attempt, out);
     return GenerateKeyPairOnce(attempt, spec, usage, out, spki);
   });
+}
+
+// --- Re-wrapping (domain-key rotation) -----------------------------------------------------
+
+namespace {
+
+// Why RewrapKey cannot work on a PKCS#11 token with our domain keys
+// (measured on SoftHSM 2.6.1; the PKCS#11 rules are the same everywhere):
+// - C_WrapKey needs an extractable key, and every domain key's
+//   CKA_UNWRAP_TEMPLATE forces what it unwraps to CKA_EXTRACTABLE=FALSE
+//   (CKR_TEMPLATE_INCONSISTENT otherwise); that cannot be undone
+//   (C_SetAttributeValue: CKR_ATTRIBUTE_READ_ONLY, C_CopyObject:
+//   CKR_ACTION_PROHIBITED) and the CMK material exists nowhere else.
+// - The one standard way to let a key leave only towards chosen keys is
+//   CKA_WRAP_WITH_TRUSTED + a CKA_TRUSTED wrapping key. Only the security
+//   officer may set CKA_TRUSTED, and SoftHSM lets the SO create public
+//   objects only: a trusted domain key would be usable without a login and
+//   stored in clear in the token directory. Worse than keeping old keys.
+// - The domain keys' CKA_WRAP_TEMPLATE {CKA_ALWAYS_SENSITIVE=TRUE} refuses
+//   any unwrapped key (C_UnwrapKey sets ALWAYS_SENSITIVE=FALSE), so no
+//   unwrap-then-wrap path exists even through a trusted key.
+// So on PKCS#11 a CMK version stays wrapped by the domain key version that
+// made it: older domain key versions are kept (never destroyed) to unwrap
+// them, and CMK rotation (a new CMK version) moves keys to the newest one.
+constexpr const char* kRewrapImpossible =
+    "a PKCS#11 domain key unwraps CMKs as non-extractable, so they cannot be wrapped again; "
+    "keep the older domain key version (or rotate the CMK)";
+
+}  // namespace
+
+HsmResult Hsm::RewrapKey(const WrappedKey& key, uint32_t domain_version, WrappedKey* out) {
+  if (domain_version == key.domain_version) {
+    // Already wrapped by that version: nothing to do, nothing leaves the HSM.
+    *out = key;
+    return HsmResult::Ok();
+  }
+  return HsmResult::Error(core::Status::kInvalidState, nullptr, kRewrapImpossible);
 }
 
 // --- AES-256-GCM -------------------------------------------------------------------------
@@ -858,10 +925,18 @@ HsmResult Hsm::CountObjects(size_t* count) {
   });
 }
 
-HsmStats Hsm::stats() const {
+HsmStats Hsm::hsm_stats() const {
   return HsmStats{pool_.open_sessions(), cache_.size(), keeper_->generation(),
                   retries_.load(std::memory_order_relaxed),
                   unwraps_.load(std::memory_order_relaxed)};
+}
+
+core::RootStats Hsm::stats() const {
+  core::RootStats stats;
+  stats.cached_keys = cache_.size();
+  stats.retries = retries_.load(std::memory_order_relaxed);
+  stats.unwraps = unwraps_.load(std::memory_order_relaxed);
+  return stats;
 }
 
 }  // namespace hsmkms::pkcs11

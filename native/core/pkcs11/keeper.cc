@@ -30,6 +30,7 @@ HsmResult Keeper::EnsureReady(uint64_t* generation) {
   if (!session_.is_open()) {
     HsmResult result = Session::Open(p11_, slot_, generation_.load(), &session_);
     if (!result.ok()) return result;
+    session_number_.fetch_add(1);
   }
   if (!logged_in_) {
     const CK_RV rv = p11_->C_Login(session_.handle(), CKU_USER, pin_.data(),
@@ -83,9 +84,11 @@ bool Keeper::Check(uint64_t observed) noexcept {
   return false;
 }
 
-void Keeper::DestroyObject(CK_OBJECT_HANDLE object, uint64_t generation) noexcept {
+void Keeper::DestroyObject(CK_OBJECT_HANDLE object, uint64_t generation, uint64_t session,
+                           bool is_private) noexcept {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (generation != generation_.load() || !session_.is_open()) return;
+  if (!session_.is_open() || session != session_number_.load()) return;
+  if (is_private && generation != generation_.load()) return;
   p11_->C_DestroyObject(session_.handle(), object);
 }
 

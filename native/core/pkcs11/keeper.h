@@ -58,11 +58,19 @@ class Keeper {
   // other threads may be using at that moment. Returns true when healthy.
   bool Check(uint64_t observed) noexcept;
 
-  // Destroys a session object created in `generation`, unless that
-  // generation has passed (the object is gone; its handle may be reused).
-  void DestroyObject(CK_OBJECT_HANDLE object, uint64_t generation) noexcept;
+  // Destroys a session object that keeper session number `session` made in
+  // `generation`. Nothing to do once that session is closed (its objects
+  // went with it). A private object also went when its generation passed
+  // (a lost login destroys private objects; the handle may be reused). A
+  // public one outlives a lost login, so it is destroyed whatever the
+  // generation, as long as its session is open.
+  void DestroyObject(CK_OBJECT_HANDLE object, uint64_t generation, uint64_t session,
+                     bool is_private) noexcept;
 
   [[nodiscard]] uint64_t generation() const noexcept { return generation_.load(); }
+  // Which keeper session is open: grows with every new one. Read it inside
+  // Run() to learn the session an object is created in.
+  [[nodiscard]] uint64_t session_number() const noexcept { return session_number_.load(); }
 
  private:
   void AdvanceLocked() noexcept;
@@ -78,6 +86,7 @@ class Keeper {
   CK_RV auth_failure_ = CKR_OK;  // latched PIN error
   std::atomic<bool> ready_{false};
   std::atomic<uint64_t> generation_{1};
+  std::atomic<uint64_t> session_number_{0};
 };
 
 }  // namespace hsmkms::pkcs11

@@ -13,9 +13,16 @@ namespace hsmkms::pkcs11 {
 
 class SessionObject {
  public:
-  SessionObject(std::shared_ptr<Keeper> keeper, CK_OBJECT_HANDLE handle, uint64_t generation)
-      : keeper_(std::move(keeper)), handle_(handle), generation_(generation) {}
-  ~SessionObject() { keeper_->DestroyObject(handle_, generation_); }
+  // `session`: the keeper session number it was made in; `is_private`: its
+  // CKA_PRIVATE (a lost login destroys private objects only).
+  SessionObject(std::shared_ptr<Keeper> keeper, CK_OBJECT_HANDLE handle, uint64_t generation,
+                uint64_t session, bool is_private)
+      : keeper_(std::move(keeper)),
+        handle_(handle),
+        generation_(generation),
+        session_(session),
+        is_private_(is_private) {}
+  ~SessionObject() { keeper_->DestroyObject(handle_, generation_, session_, is_private_); }
   SessionObject(const SessionObject&) = delete;
   SessionObject& operator=(const SessionObject&) = delete;
 
@@ -26,6 +33,8 @@ class SessionObject {
   std::shared_ptr<Keeper> keeper_;
   CK_OBJECT_HANDLE handle_;
   uint64_t generation_;
+  uint64_t session_;
+  bool is_private_;
 };
 
 }  // namespace hsmkms::pkcs11

@@ -1,0 +1,175 @@
+/**
+ * Domain keys: the layer between the root and CMK versions. Created on first
+ * open (`init`), versioned, rotated by kms.rotateDomainKey(), which makes a
+ * new one and re-wraps every CMK version under it in a resumable job. An old
+ * domain key is retired only once nothing is wrapped under it.
+ */
+import { hostname } from 'node:os';
+import { KmsError } from '../errors.js';
+import type { DomainKeyRecord } from '../keystore/index.js';
+import type { KmsContext } from './kms-context.js';
+import { wrappedKey } from './kms-context.js';
+
+const INIT_LEASE = 'domain-key-init';
+const REWRAP_LEASE = 'domain-key-rewrap';
+const LEASE_MS = 60_000;
+const REWRAP_BATCH = 100;
+
+/** Who holds a lease: unique per process. */
+export const LEASE_OWNER = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2)}`;
+
+function referenceBytes(record: DomainKeyRecord): Uint8Array {
+  if (record.provider === 'soft') {
+    if (record.sealed === null) throw new KmsError('KMSInternalException', `Domain key ${record.version} has no sealed material`);
+    return record.sealed;
+  }
+  return Buffer.from(record.reference, 'hex');
+}
+
+function newestUsable(records: DomainKeyRecord[]): number {
+  return Math.max(...records.filter((r) => r.state === 'active').map((r) => r.version));
+}
+
+async function withLease<T>(ctx: KmsContext, name: string, work: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + LEASE_MS;
+  while (!(await ctx.store.acquireLease(name, LEASE_OWNER, LEASE_MS))) {
+    if (Date.now() > deadline) throw new KmsError('KMSInvalidStateException', `Another process holds the ${name} lease`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  try {
+    return await work();
+  } finally {
+    await ctx.store.releaseLease(name, LEASE_OWNER);
+  }
+}
+
+async function createVersion(ctx: KmsContext, version: number): Promise<DomainKeyRecord> {
+  // Adopt a token object a crash left behind rather than making a twin.
+  const reference = (await ctx.root.findDomainKey(version)) ?? (await ctx.root.createDomainKey(version));
+  const soft = ctx.root.kind === 'soft';
+  return ctx.store.addDomainKey({
+    version,
+    provider: ctx.root.kind,
+    reference: soft ? `soft:${version}` : Buffer.from(reference).toString('hex'),
+    sealed: soft ? reference : null,
+    state: 'active',
+    createdAt: ctx.now(),
+  });
+}
+
+/** Opens every domain key in the root, creating the first one on first use; sets the active version. */
+export async function openDomainKeys(ctx: KmsContext): Promise<void> {
+  let records = await ctx.store.listDomainKeys();
+  if (records.length === 0) {
+    records = await withLease(ctx, INIT_LEASE, async () => {
+      const again = await ctx.store.listDomainKeys();
+      return again.length > 0 ? again : [await createVersion(ctx, 1)];
+    });
+  }
+  const mismatched = records.find((r) => r.provider !== ctx.root.kind);
+  if (mismatched !== undefined) {
+    throw new KmsError('KMSInvalidStateException', `This key store's domain keys belong to a ${mismatched.provider} root, not ${ctx.root.kind}`);
+  }
+  await openNew(ctx, records);
+  ctx.activeDomainVersion = newestUsable(records);
+}
+
+/** The domain key versions this KMS has opened in its root. */
+const opened = new WeakMap<KmsContext, Set<number>>();
+
+function openedIn(ctx: KmsContext): Set<number> {
+  let set = opened.get(ctx);
+  if (set === undefined) opened.set(ctx, (set = new Set()));
+  return set;
+}
+
+async function openNew(ctx: KmsContext, records: DomainKeyRecord[]): Promise<number> {
+  const set = openedIn(ctx);
+  let count = 0;
+  for (const record of records) {
+    if (set.has(record.version)) continue;
+    await ctx.root.openDomainKey(record.version, referenceBytes(record));
+    set.add(record.version);
+    count++;
+  }
+  return count;
+}
+
+/**
+ * Opens domain keys another KMS on the same store made since this one
+ * opened (its rotateDomainKey, and the re-wrap under it); true if any.
+ */
+export async function refreshDomainKeys(ctx: KmsContext): Promise<boolean> {
+  const records = await ctx.store.listDomainKeys();
+  const count = await openNew(ctx, records);
+  ctx.activeDomainVersion = Math.max(ctx.activeDomainVersion, newestUsable(records));
+  return count > 0;
+}
+
+/** Makes a new domain key version; new material is wrapped under it from now on. */
+export async function rotateDomainKey(ctx: KmsContext): Promise<number> {
+  return withLease(ctx, INIT_LEASE, async () => {
+    const records = await ctx.store.listDomainKeys();
+    const version = Math.max(0, ...records.map((r) => r.version)) + 1;
+    const record = await createVersion(ctx, version);
+    await openNew(ctx, [record]);
+    ctx.activeDomainVersion = version;
+    return version;
+  });
+}
+
+/**
+ * Re-wraps every CMK version held under an older domain key so that it is
+ * held under the newest, then retires the emptied domain keys. Resumable:
+ * each version is re-wrapped with a compare-and-set, so a crash loses nothing
+ * and a second run continues where the first stopped. `shouldStop` lets
+ * close() end it between batches.
+ */
+export async function rewrapToNewest(ctx: KmsContext, shouldStop: () => boolean = () => false): Promise<number> {
+  return withLease(ctx, REWRAP_LEASE, async () => {
+    const records = await ctx.store.listDomainKeys();
+    const target = newestUsable(records);
+    ctx.activeDomainVersion = Math.max(ctx.activeDomainVersion, target);
+    // A token cannot re-wrap (root-of-trust.ts rewrapKey): older domain keys stay to unwrap what they hold.
+    if (!canRewrap(ctx)) return 0;
+    let rewrapped = 0;
+    for (const record of records) {
+      if (record.version === target || record.state !== 'active') continue;
+      for (;;) {
+        if (shouldStop()) return rewrapped;
+        const batch = await ctx.store.listVersionsWrappedUnder(record.version, REWRAP_BATCH);
+        if (batch.length === 0) break;
+        for (const version of batch) {
+          const key = await ctx.store.getKey(version.keyId);
+          if (key === null) continue;
+          const moved = await ctx.root.rewrapKey(wrappedKey(key, version), target);
+          await ctx.store.rewrapKeyVersion(version.keyId, version.version, record.version, target, moved.blob);
+          ctx.resolver.forgetVersion(version.keyId, version.version);
+          rewrapped++;
+        }
+      }
+      if ((await ctx.store.countVersionsWrappedUnder(record.version)) === 0) {
+        await ctx.store.setDomainKeyState(record.version, 'retired');
+      }
+    }
+    return rewrapped;
+  });
+}
+
+/**
+ * Whether the root can move CMK material to another domain key. A PKCS#11
+ * domain key unwraps CMKs as non-extractable (native/core/pkcs11/hsm.cc), so
+ * on a token CMK versions stay under the domain key that made them and CMK
+ * rotation moves keys to the newest one.
+ */
+function canRewrap(ctx: KmsContext): boolean {
+  return ctx.root.kind !== 'pkcs11';
+}
+
+/** Whether an older domain key still holds CMK versions (a re-wrap is due or was interrupted). */
+export async function rewrapPending(ctx: KmsContext): Promise<boolean> {
+  if (!canRewrap(ctx)) return false;
+  const records = await ctx.store.listDomainKeys();
+  const target = newestUsable(records);
+  return records.some((r) => r.state === 'active' && r.version !== target);
+}

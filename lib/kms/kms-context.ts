@@ -1,0 +1,48 @@
+/** What every KMS operation works with. */
+import type { KeyRecord, KeyStore, KeyVersionRecord } from '../keystore/index.js';
+import { KmsError } from '../errors.js';
+import type { AuditWriter } from './audit-writer.js';
+import type { ArnSettings } from './key-references.js';
+import type { KeyResolver } from './key-resolver.js';
+import type { RootOfTrust, WrappedKey } from '../root/root-of-trust.js';
+
+export interface KmsContext {
+  readonly store: KeyStore;
+  readonly root: RootOfTrust;
+  readonly resolver: KeyResolver;
+  readonly audit: AuditWriter;
+  readonly arn: ArnSettings;
+  /** The domain key new material is wrapped under. */
+  activeDomainVersion: number;
+  now(): Date;
+}
+
+/** How every root wraps CMK material (RFC 5649); kept per blob so other schemes can come. */
+export const WRAP_ALGORITHM = 'AES_KWP_RFC5649';
+
+export function wrappedKey(key: KeyRecord, version: KeyVersionRecord): WrappedKey {
+  return {
+    id: key.keyId,
+    version: version.version,
+    domainVersion: version.domainKeyVersion,
+    keySpec: key.keySpec,
+    keyUsage: key.keyUsage,
+    algorithm: WRAP_ALGORITHM,
+    blob: version.wrapped,
+  };
+}
+
+/** Refuses a key that cannot be used for cryptographic operations now. */
+export function checkUsable(key: KeyRecord): void {
+  if (key.keyState === 'Disabled') throw new KmsError('DisabledException', `Key ${key.keyId} is disabled`);
+  if (key.keyState !== 'Enabled') {
+    throw new KmsError('KMSInvalidStateException', `Key ${key.keyId} is ${key.keyState}`);
+  }
+}
+
+/** The version record of a key, or KMSInternalException if the store lost it. */
+export async function keyVersion(ctx: KmsContext, key: KeyRecord, version: number): Promise<KeyVersionRecord> {
+  const record = await ctx.resolver.version(key.keyId, version);
+  if (record === null) throw new KmsError('KMSInternalException', `Version ${version} of key ${key.keyId} is missing`);
+  return record;
+}

@@ -1,0 +1,260 @@
+/**
+ * Encrypt, Decrypt, ReEncrypt, GenerateDataKey(WithoutPlaintext),
+ * GenerateDataKeyHandle, DecryptDataKey and GenerateRandom for symmetric
+ * CMKs. AES-256-GCM runs inside the root; the blob format is in
+ * ciphertext-blob.ts. Results name the key by ARN and carry the key version.
+ */
+import type { AeadKey } from '../aead.js';
+import { checkEncryptionContext, encryptionContextKeys, serializeEncryptionContext, type EncryptionContext } from '../encryption-context.js';
+import { KmsError } from '../errors.js';
+import type { KeyRecord } from '../keystore/index.js';
+import {
+  assembleBlob, blobAad, blobHeader, GCM_IV_LENGTH, MAX_BLOB_LENGTH, MAX_PLAINTEXT_LENGTH, parseBlob, type ParsedBlob,
+} from './ciphertext-blob.js';
+import { keyArn } from './key-references.js';
+import { checkUsable, keyVersion, wrappedKey, type KmsContext } from './kms-context.js';
+import { checkRequest, invalid, oneOf, optionalInt, requireBytes } from './request-checks.js';
+
+/** What an operation tells the audit trail (never values, never plaintext). */
+export interface AuditFacts {
+  keyId: string | null;
+  keyVersion: number | null;
+  contextKeys: string[];
+}
+
+export const SYMMETRIC_DEFAULT = 'SYMMETRIC_DEFAULT';
+
+function checkSymmetricEncryptionKey(key: KeyRecord): void {
+  checkUsable(key);
+  if (key.keyUsage !== 'ENCRYPT_DECRYPT') throw new KmsError('InvalidKeyUsageException', `Key ${key.keyId} is not an encryption key`);
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT') {
+    throw new KmsError('InvalidKeyUsageException', `Key ${key.keyId} is asymmetric: give an RSAES_OAEP encryptionAlgorithm`);
+  }
+}
+
+/** Seals `plaintext` under the key's primary version into a ciphertext blob. */
+export async function sealBlob(ctx: KmsContext, key: KeyRecord, plaintext: Uint8Array, context: EncryptionContext) {
+  checkSymmetricEncryptionKey(key);
+  const version = await keyVersion(ctx, key, key.primaryVersion);
+  const iv = await ctx.root.generateRandom(GCM_IV_LENGTH);
+  const header = blobHeader(key.keyId, version.version, iv);
+  const aad = blobAad(header, serializeEncryptionContext(context));
+  const sealed = await ctx.root.encrypt(wrappedKey(key, version), iv, aad, plaintext);
+  if (!Buffer.from(sealed.iv).equals(Buffer.from(iv))) {
+    // The header (and so the AAD) names the IV: a token that picks its own cannot be used.
+    throw new KmsError('KMSInternalException', 'The HSM chose its own GCM IV; this token is not supported for symmetric keys');
+  }
+  return { blob: assembleBlob(header, sealed.ciphertext), keyVersion: version.version };
+}
+
+interface OpenedBlob {
+  key: KeyRecord;
+  parsed: ParsedBlob;
+  aad: Uint8Array;
+}
+
+/** Finds the key and version a blob names, checking a caller's keyId matches. */
+async function locateBlob(ctx: KmsContext, blob: Uint8Array, context: EncryptionContext, expectedKeyId: unknown): Promise<OpenedBlob> {
+  const parsed = parseBlob(blob);
+  let key: KeyRecord;
+  try {
+    key = await ctx.resolver.byId(parsed.keyId);
+  } catch (error) {
+    // A blob naming a key this KMS does not have (another instance's) is just an invalid ciphertext.
+    if ((error as KmsError).code === 'NotFoundException') {
+      throw new KmsError('InvalidCiphertextException', 'The ciphertext is invalid or was not produced by this KMS');
+    }
+    throw error;
+  }
+  if (expectedKeyId !== undefined) {
+    const expected = await ctx.resolver.resolve(expectedKeyId);
+    if (expected.keyId !== key.keyId) throw new KmsError('IncorrectKeyException', 'The ciphertext was encrypted under a different key');
+  }
+  checkSymmetricEncryptionKey(key);
+  return { key, parsed, aad: blobAad(parsed.header, serializeEncryptionContext(context)) };
+}
+
+async function openBlob(ctx: KmsContext, opened: OpenedBlob): Promise<Uint8Array> {
+  const version = await ctx.resolver.version(opened.key.keyId, opened.parsed.keyVersion);
+  if (version === null) throw new KmsError('InvalidCiphertextException', 'The ciphertext is invalid or was not produced by this KMS');
+  return ctx.root.decrypt(wrappedKey(opened.key, version), opened.parsed.iv, opened.aad, opened.parsed.body);
+}
+
+export interface EncryptRequest {
+  keyId: string;
+  plaintext: Uint8Array;
+  encryptionContext?: Record<string, string>;
+  encryptionAlgorithm?: string;
+}
+
+export interface EncryptResponse {
+  ciphertextBlob: Uint8Array;
+  keyId: string;
+  encryptionAlgorithm: string;
+  keyVersion: number;
+}
+
+export async function encryptSymmetric(ctx: KmsContext, key: KeyRecord, plaintext: Uint8Array, context: EncryptionContext, facts: AuditFacts): Promise<EncryptResponse> {
+  const sealed = await sealBlob(ctx, key, plaintext, context);
+  facts.keyVersion = sealed.keyVersion;
+  return { ciphertextBlob: sealed.blob, keyId: keyArn(key.keyId, ctx.arn), encryptionAlgorithm: SYMMETRIC_DEFAULT, keyVersion: sealed.keyVersion };
+}
+
+export interface DecryptRequest {
+  ciphertextBlob: Uint8Array;
+  encryptionContext?: Record<string, string>;
+  keyId?: string;
+  encryptionAlgorithm?: string;
+}
+
+export interface DecryptResponse {
+  plaintext: Uint8Array;
+  keyId: string;
+  encryptionAlgorithm: string;
+  keyVersion: number;
+}
+
+export async function decryptSymmetric(ctx: KmsContext, blob: Uint8Array, context: EncryptionContext, keyId: unknown, facts: AuditFacts): Promise<DecryptResponse> {
+  const opened = await locateBlob(ctx, blob, context, keyId);
+  facts.keyId = opened.key.keyId;
+  facts.keyVersion = opened.parsed.keyVersion;
+  const plaintext = await openBlob(ctx, opened);
+  return { plaintext, keyId: keyArn(opened.key.keyId, ctx.arn), encryptionAlgorithm: SYMMETRIC_DEFAULT, keyVersion: opened.parsed.keyVersion };
+}
+
+export interface ReEncryptRequest {
+  ciphertextBlob: Uint8Array;
+  sourceEncryptionContext?: Record<string, string>;
+  sourceKeyId?: string;
+  destinationKeyId: string;
+  destinationEncryptionContext?: Record<string, string>;
+}
+
+export interface ReEncryptResponse {
+  ciphertextBlob: Uint8Array;
+  sourceKeyId: string;
+  keyId: string;
+  sourceEncryptionAlgorithm: string;
+  destinationEncryptionAlgorithm: string;
+  sourceKeyVersion: number;
+  keyVersion: number;
+}
+
+export async function reEncrypt(ctx: KmsContext, request: ReEncryptRequest, facts: AuditFacts): Promise<ReEncryptResponse> {
+  const req = checkRequest('request', request);
+  const blob = requireBytes('ciphertextBlob', req.ciphertextBlob, 1, MAX_BLOB_LENGTH);
+  const sourceContext = checkEncryptionContext(req.sourceEncryptionContext);
+  const destinationContext = checkEncryptionContext(req.destinationEncryptionContext);
+  facts.contextKeys = encryptionContextKeys(destinationContext);
+  const destination = await ctx.resolver.resolve(req.destinationKeyId);
+  checkSymmetricEncryptionKey(destination);
+  const opened = await locateBlob(ctx, blob, sourceContext, req.sourceKeyId);
+  const sourceVersion = await ctx.resolver.version(opened.key.keyId, opened.parsed.keyVersion);
+  if (sourceVersion === null) throw new KmsError('InvalidCiphertextException', 'The ciphertext is invalid or was not produced by this KMS');
+  const destinationVersion = await keyVersion(ctx, destination, destination.primaryVersion);
+  const iv = await ctx.root.generateRandom(GCM_IV_LENGTH);
+  const header = blobHeader(destination.keyId, destinationVersion.version, iv);
+  // The plaintext stays inside the native layer: decrypted into locked memory, sealed again, wiped.
+  const ciphertext = await ctx.root.reEncrypt(
+    wrappedKey(opened.key, sourceVersion), opened.parsed.iv, opened.aad, opened.parsed.body,
+    wrappedKey(destination, destinationVersion), iv, blobAad(header, serializeEncryptionContext(destinationContext)),
+  );
+  facts.keyId = destination.keyId;
+  facts.keyVersion = destinationVersion.version;
+  return {
+    ciphertextBlob: assembleBlob(header, ciphertext),
+    sourceKeyId: keyArn(opened.key.keyId, ctx.arn),
+    keyId: keyArn(destination.keyId, ctx.arn),
+    sourceEncryptionAlgorithm: SYMMETRIC_DEFAULT,
+    destinationEncryptionAlgorithm: SYMMETRIC_DEFAULT,
+    sourceKeyVersion: opened.parsed.keyVersion,
+    keyVersion: destinationVersion.version,
+  };
+}
+
+export interface GenerateDataKeyRequest {
+  keyId: string;
+  keySpec?: 'AES_256' | 'AES_128';
+  numberOfBytes?: number;
+  encryptionContext?: Record<string, string>;
+}
+
+function dataKeyLength(req: Partial<GenerateDataKeyRequest>): number {
+  if (req.keySpec !== undefined && req.numberOfBytes !== undefined) throw invalid('Give keySpec or numberOfBytes, not both');
+  if (req.numberOfBytes !== undefined) return optionalInt('numberOfBytes', req.numberOfBytes, 1, 1024)!;
+  return oneOf('keySpec', req.keySpec, ['AES_256', 'AES_128'] as const, 'AES_256') === 'AES_256' ? 32 : 16;
+}
+
+export async function generateDataKey(
+  ctx: KmsContext,
+  request: GenerateDataKeyRequest,
+  withPlaintext: boolean,
+  facts: AuditFacts,
+): Promise<{ ciphertextBlob: Uint8Array; plaintext?: Uint8Array; keyId: string; keyVersion: number }> {
+  const req = checkRequest('request', request);
+  const length = dataKeyLength(req);
+  const context = checkEncryptionContext(req.encryptionContext);
+  facts.contextKeys = encryptionContextKeys(context);
+  const key = await ctx.resolver.resolve(req.keyId);
+  facts.keyId = key.keyId;
+  // The data key comes from the root's RNG (the HSM's, on a token).
+  const plaintext = await ctx.root.generateRandom(length);
+  try {
+    const sealed = await sealBlob(ctx, key, plaintext, context);
+    facts.keyVersion = sealed.keyVersion;
+    const response = { ciphertextBlob: sealed.blob, keyId: keyArn(key.keyId, ctx.arn), keyVersion: sealed.keyVersion };
+    return withPlaintext ? { ...response, plaintext } : response;
+  } finally {
+    if (!withPlaintext) plaintext.fill(0);
+  }
+}
+
+export async function generateDataKeyHandle(
+  ctx: KmsContext,
+  request: { keyId: string; encryptionContext?: Record<string, string> },
+  facts: AuditFacts,
+): Promise<{ dataKey: AeadKey; ciphertextBlob: Uint8Array; keyId: string; keyVersion: number }> {
+  const req = checkRequest('request', request);
+  const context = checkEncryptionContext(req.encryptionContext);
+  facts.contextKeys = encryptionContextKeys(context);
+  const key = await ctx.resolver.resolve(req.keyId);
+  facts.keyId = key.keyId;
+  checkSymmetricEncryptionKey(key);
+  const version = await keyVersion(ctx, key, key.primaryVersion);
+  const iv = await ctx.root.generateRandom(GCM_IV_LENGTH);
+  const header = blobHeader(key.keyId, version.version, iv);
+  const made = await ctx.root.generateDataKeyHandle(wrappedKey(key, version), iv, blobAad(header, serializeEncryptionContext(context)), 32);
+  if (!Buffer.from(made.iv).equals(Buffer.from(iv))) {
+    made.dataKey.destroy();
+    throw new KmsError('KMSInternalException', 'The HSM chose its own GCM IV; this token is not supported for symmetric keys');
+  }
+  facts.keyVersion = version.version;
+  return { dataKey: made.dataKey, ciphertextBlob: assembleBlob(header, made.ciphertext), keyId: keyArn(key.keyId, ctx.arn), keyVersion: version.version };
+}
+
+export async function decryptDataKey(
+  ctx: KmsContext,
+  request: { ciphertextBlob: Uint8Array; encryptionContext?: Record<string, string>; keyId?: string },
+  facts: AuditFacts,
+): Promise<{ dataKey: AeadKey; keyId: string; keyVersion: number }> {
+  const req = checkRequest('request', request);
+  const blob = requireBytes('ciphertextBlob', req.ciphertextBlob, 1, MAX_BLOB_LENGTH);
+  const context = checkEncryptionContext(req.encryptionContext);
+  facts.contextKeys = encryptionContextKeys(context);
+  const opened = await locateBlob(ctx, blob, context, req.keyId);
+  facts.keyId = opened.key.keyId;
+  facts.keyVersion = opened.parsed.keyVersion;
+  const version = await ctx.resolver.version(opened.key.keyId, opened.parsed.keyVersion);
+  if (version === null) throw new KmsError('InvalidCiphertextException', 'The ciphertext is invalid or was not produced by this KMS');
+  const dataKey = await ctx.root.decryptToAeadKey(wrappedKey(opened.key, version), opened.parsed.iv, opened.aad, opened.parsed.body);
+  return { dataKey, keyId: keyArn(opened.key.keyId, ctx.arn), keyVersion: opened.parsed.keyVersion };
+}
+
+export async function generateRandom(ctx: KmsContext, request: { numberOfBytes: number }): Promise<{ plaintext: Uint8Array }> {
+  const req = checkRequest('request', request);
+  if (req.numberOfBytes === undefined) throw invalid('numberOfBytes is required');
+  const length = optionalInt('numberOfBytes', req.numberOfBytes, 1, 1024)!;
+  return { plaintext: await ctx.root.generateRandom(length) };
+}
+
+export { MAX_PLAINTEXT_LENGTH };

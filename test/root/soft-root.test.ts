@@ -1,0 +1,233 @@
+// The soft root of trust from JavaScript (key file and passphrase), and the
+// composite operations every root offers (reEncrypt, decryptToAeadKey,
+// generateDataKeyHandle, findDomainKey), on the soft root and on a fresh
+// SoftHSM2 token.
+import crypto from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aead, AeadKey, KmsError } from '../../dist/index.js';
+import { openPkcs11Root, openSoftRoot, type RootOfTrust, type WrappedKey } from '../../dist/root/index.js';
+import { makeToken, type TestToken } from '../pkcs11/softhsm-fixture.js';
+
+const AAD = Buffer.from('header||encryption context');
+const AAD2 = Buffer.from('another header||context');
+const SALT = Buffer.alloc(16, 7);
+
+let dir: string;
+
+function named(key: Omit<WrappedKey, 'id' | 'version'> & { publicKey?: unknown }, id: string, version = 1): WrappedKey {
+  const { publicKey: _unused, ...rest } = key;
+  return { id, version, ...rest } as WrappedKey;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<KmsError> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(KmsError);
+  return error as KmsError;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'hsmkms-soft-'));
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('openSoftRoot', () => {
+  it('creates a 0600 key file, and a reopened root reads the same key', async () => {
+    const keyFile = path.join(dir, 'root.key');
+    const first = await openSoftRoot({ keyFile });
+    expect(first.kind).toBe('soft');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(keyFile)).toHaveLength(32);
+    const reference = await first.createDomainKey(1);
+    const cmk = named(await first.generateKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 1), 'cmk');
+    const iv = crypto.randomBytes(12);
+    const sealed = await first.encrypt(cmk, iv, AAD, Buffer.from('across opens'));
+    await first.close();
+
+    const second = await openSoftRoot({ keyFile });
+    await second.openDomainKey(1, reference);
+    expect(Buffer.from(await second.decrypt(cmk, iv, AAD, sealed.ciphertext)).toString()).toBe('across opens');
+    await second.close();
+  });
+
+  it('opens the same root from the same passphrase and salt; a wrong passphrase cannot open its domain keys', async () => {
+    const first = await openSoftRoot({ passphrase: 'correct horse', salt: SALT, threads: 1 });
+    const reference = await first.createDomainKey(3);
+    await first.close();
+
+    const again = await openSoftRoot({ passphrase: Buffer.from('correct horse'), salt: SALT });
+    await again.openDomainKey(3, reference);
+    await again.close();
+
+    const wrong = await openSoftRoot({ passphrase: 'wrong horse', salt: SALT });
+    expect((await rejection(wrong.openDomainKey(3, reference))).code).toBe('InvalidCiphertextException');
+    await wrong.close();
+  });
+
+  it('leaves the caller passphrase bytes alone', async () => {
+    const passphrase = Buffer.from('mine to wipe');
+    const root = await openSoftRoot({ passphrase, salt: SALT });
+    expect(passphrase.toString()).toBe('mine to wipe');
+    await root.close();
+  });
+
+  it('refuses a key file that group or others can read', async () => {
+    const keyFile = path.join(dir, 'shared.key');
+    writeFileSync(keyFile, crypto.randomBytes(32), { mode: 0o600 });
+    chmodSync(keyFile, 0o640);
+    expect((await rejection(openSoftRoot({ keyFile }))).code).toBe('KMSInvalidStateException');
+  });
+
+  it('refuses a key file in a missing directory', async () => {
+    const error = await rejection(openSoftRoot({ keyFile: path.join(dir, 'no', 'such', 'root.key') }));
+    expect(error.code).toBe('NotFoundException');
+  });
+
+  it('checks its options synchronously', () => {
+    expect(() => openSoftRoot(undefined as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => openSoftRoot({})).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => openSoftRoot({ keyFile: 'a', passphrase: 'b', salt: SALT })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => openSoftRoot({ passphrase: 'b' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => openSoftRoot({ passphrase: 'b', salt: Buffer.alloc(15) })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => openSoftRoot({ passphrase: '', salt: SALT })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => openSoftRoot({ keyFile: '' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => openSoftRoot({ keyFile: path.join(dir, 'x.key'), salt: SALT })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => openSoftRoot({ keyFile: path.join(dir, 'x.key'), threads: 0 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+});
+
+interface RootCase {
+  kind: 'soft' | 'pkcs11';
+  open(): Promise<RootOfTrust>;
+  cleanup(): void;
+}
+
+let token: TestToken | undefined;
+const cases: RootCase[] = [
+  {
+    kind: 'soft',
+    open: () => openSoftRoot({ keyFile: path.join(dir, 'ops.key') }),
+    cleanup: () => {},
+  },
+  {
+    kind: 'pkcs11',
+    open: () => {
+      token = makeToken('hsmkms-soft-test');
+      return openPkcs11Root({ module: token.module, tokenLabel: token.label, pin: token.pin });
+    },
+    cleanup: () => token?.remove(),
+  },
+];
+
+describe.each(cases)('composite operations on the $kind root', (c) => {
+  let root: RootOfTrust;
+  let reference: Uint8Array;
+  let source: WrappedKey;
+  let destination: WrappedKey;
+
+  beforeAll(async () => {
+    root = await c.open();
+    reference = await root.createDomainKey(1);
+    source = named(await root.generateKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 1), 'cmk-source');
+    destination = named(await root.generateKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 1), 'cmk-destination');
+  });
+
+  afterAll(async () => {
+    await root?.close();
+    c.cleanup();
+  });
+
+  it('findDomainKey finds the token domain key, and returns null on soft', async () => {
+    const found = await root.findDomainKey(1);
+    if (c.kind === 'pkcs11') {
+      expect(found).not.toBeNull();
+      expect(Buffer.from(found!)).toEqual(Buffer.from(reference));
+    } else {
+      expect(found).toBeNull();
+    }
+    expect(await root.findDomainKey(99)).toBeNull();
+  });
+
+  it('reEncrypt: the result opens with the destination key', async () => {
+    const iv = crypto.randomBytes(12);
+    const plaintext = crypto.randomBytes(100);
+    const sealed = await root.encrypt(source, iv, AAD, plaintext);
+    const iv2 = crypto.randomBytes(12);
+    const out = await root.reEncrypt(source, sealed.iv, AAD, sealed.ciphertext, destination, iv2, AAD2);
+    expect(out).toHaveLength(plaintext.length + 16);
+    expect(Buffer.from(await root.decrypt(destination, iv2, AAD2, out))).toEqual(plaintext);
+    // Not the source key, nor the source AAD.
+    expect((await rejection(root.decrypt(source, iv2, AAD2, out))).code).toBe('InvalidCiphertextException');
+    expect((await rejection(root.decrypt(destination, iv2, AAD, out))).code).toBe('InvalidCiphertextException');
+  });
+
+  it('reEncrypt fails as decrypt does for a bad source, writing nothing', async () => {
+    const iv = crypto.randomBytes(12);
+    const sealed = await root.encrypt(source, iv, AAD, Buffer.from('x'.repeat(40)));
+    const tampered = Buffer.from(sealed.ciphertext);
+    tampered[0]! ^= 1;
+    const error = await rejection(root.reEncrypt(source, iv, AAD, tampered, destination, crypto.randomBytes(12), AAD2));
+    expect(error.code).toBe('InvalidCiphertextException');
+    expect(() => root.reEncrypt(source, iv, AAD, sealed.ciphertext, destination, Buffer.alloc(11), AAD2)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+    );
+    expect(() => root.reEncrypt(source, iv, AAD, sealed.ciphertext, destination, iv, Buffer.alloc(0))).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+    );
+  });
+
+  it('decryptToAeadKey gives a key that interoperates with aead.*', async () => {
+    const bytes = crypto.randomBytes(32);
+    const iv = crypto.randomBytes(12);
+    const sealed = await root.encrypt(source, iv, AAD, bytes);
+    const key = await root.decryptToAeadKey(source, iv, AAD, sealed.ciphertext);
+    expect(key).toBeInstanceOf(AeadKey);
+    const same = aead.importKey(bytes);
+    const message = Buffer.from('data under the data key');
+    expect(Buffer.from(await aead.decrypt(same, await aead.encrypt(key, message, { aad: AAD }), { aad: AAD }))).toEqual(message);
+    expect(Buffer.from(await aead.decrypt(key, await aead.encrypt(same, message)))).toEqual(message);
+    key.destroy();
+    same.destroy();
+  });
+
+  it('decryptToAeadKey refuses a plaintext that is not 32 bytes, and a bad tag', async () => {
+    const iv = crypto.randomBytes(12);
+    const sealed = await root.encrypt(source, iv, AAD, crypto.randomBytes(16));
+    expect((await rejection(root.decryptToAeadKey(source, iv, AAD, sealed.ciphertext))).code).toBe('ValidationException');
+    const good = await root.encrypt(source, iv, AAD, crypto.randomBytes(32));
+    expect((await rejection(root.decryptToAeadKey(source, iv, AAD2, good.ciphertext))).code).toBe('InvalidCiphertextException');
+  });
+
+  it('generateDataKeyHandle: the ciphertext decrypts to the handle key', async () => {
+    const iv = crypto.randomBytes(12);
+    const made = await root.generateDataKeyHandle(source, iv, AAD, 32);
+    expect(made.dataKey).toBeInstanceOf(AeadKey);
+    expect(Buffer.from(made.iv)).toEqual(iv);
+    expect(made.ciphertext).toHaveLength(48);
+    const bytes = await root.decrypt(source, made.iv, AAD, made.ciphertext);
+    expect(bytes).toHaveLength(32);
+    const imported = aead.importKey(bytes);
+    const message = Buffer.from('sealed with the handle');
+    expect(Buffer.from(await aead.decrypt(imported, await aead.encrypt(made.dataKey, message, { aad: AAD2 }), { aad: AAD2 }))).toEqual(message);
+    expect(Buffer.from(await aead.decrypt(made.dataKey, await aead.encrypt(imported, message)))).toEqual(message);
+    // decryptToAeadKey of the same ciphertext gives the same key.
+    const reopened = await root.decryptToAeadKey(source, made.iv, AAD, made.ciphertext);
+    expect(Buffer.from(await aead.decrypt(reopened, await aead.encrypt(made.dataKey, message)))).toEqual(message);
+    // Two handles, two keys.
+    const other = await root.generateDataKeyHandle(source, crypto.randomBytes(12), AAD, 32);
+    await expect(aead.decrypt(other.dataKey, await aead.encrypt(made.dataKey, message))).rejects.toThrow();
+    for (const key of [made.dataKey, imported, reopened, other.dataKey]) key.destroy();
+  });
+
+  it('generateDataKeyHandle takes only 32-byte keys', () => {
+    expect(() => root.generateDataKeyHandle(source, crypto.randomBytes(12), AAD, 16)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+});
