@@ -2,12 +2,13 @@
  * The README's main job: an end-to-end demo of the AES-256-GCM engine.
  * Streams a generated payload in 64 KiB pieces through the native worker
  * pool: each piece is encrypted and decrypted again, into buffers the
- * pipeline recycles (the zero-allocation path), and verified by SHA-256.
+ * pipeline recycles (the zero-allocation path), and compared with the
+ * original. Verification stays cheap so the event loop stays free.
  * Prints throughput, event-loop delay and memory.
  *
  * Usage: node dist/demo.js [--size MiB] [--piece KiB]
  */
-import { createHash, randomFillSync } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { aead, SEAL_OVERHEAD } from './aead.js';
 
@@ -49,8 +50,7 @@ async function run({ totalBytes, pieceBytes, inFlight }: DemoOptions): Promise<v
   }));
   const key = aead.generateKey();
   const loop = monitorEventLoopDelay({ resolution: 1 });
-  const inputHash = createHash('sha256');
-  const outputHash = createHash('sha256');
+  let mismatches = 0;
   const rssBefore = process.memoryUsage.rss();
   let rssPeak = rssBefore;
 
@@ -78,20 +78,19 @@ async function run({ totalBytes, pieceBytes, inFlight }: DemoOptions): Promise<v
     while (next < pieces && pending.length < inFlight) pending.push(roundTrip(next, slots[next++ % inFlight]!));
     const slot = await pending.shift()!;
     const length = Math.min(pieceBytes, totalBytes - done * pieceBytes);
-    inputHash.update(slot.plain.subarray(0, length));
-    outputHash.update(slot.opened.subarray(0, length));
+    if (!slot.plain.subarray(0, length).equals(slot.opened.subarray(0, length))) mismatches++;
     rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   loop.disable();
   key.destroy();
 
-  const ok = inputHash.digest('hex') === outputHash.digest('hex');
+  const ok = mismatches === 0;
   const mib = totalBytes / 2 ** 20;
   console.log(`  encrypted and decrypted ${mib.toFixed(0)} MiB in ${seconds.toFixed(2)} s: ${((2 * mib) / seconds).toFixed(0)} MiB/s of AES-GCM`);
   console.log(`  event-loop delay meanwhile: p99 ${(loop.percentile(99) / 1e6).toFixed(2)} ms, max ${(loop.max / 1e6).toFixed(2)} ms`);
   console.log(`  memory: RSS grew ${((rssPeak - rssBefore) / 2 ** 20).toFixed(1)} MiB (${((3 * inFlight * pieceBytes) / 2 ** 20).toFixed(1)} MiB of buffers in flight)`);
-  console.log(`  verified: ${ok ? 'every byte decrypted back to the original (SHA-256 match)' : 'MISMATCH'}`);
+  console.log(`  verified: ${ok ? 'every piece decrypted back to its original bytes' : `${mismatches} pieces differ`}`);
   if (!ok) process.exitCode = 1;
 }
 

@@ -51,6 +51,7 @@ const CASES = [
   { id: 'async-1', label: 'hsmkms encrypt, 1 worker', peer: 'openssl', kind: 'window' },
   { id: 'async-1-out', label: 'hsmkms encrypt, 1 worker, recycled output buffers', peer: 'openssl', kind: 'window', sizes: [64 * KiB, 1 * MiB] },
   { id: 'async-all', label: `hsmkms encrypt, ${CORES} workers`, peer: 'async-1', kind: 'window' },
+  { id: 'async-all-out', label: `hsmkms encrypt, ${CORES} workers, recycled output buffers`, peer: 'async-1-out', kind: 'window', sizes: [64 * KiB, 1 * MiB] },
   { id: 'batch', label: 'hsmkms encryptBatch', peer: 'webcrypto', kind: 'window' },
   { id: 'async-seq', label: `hsmkms encrypt, ${CORES} workers, 1 in flight`, peer: 'sync', kind: 'window' },
 ];
@@ -76,6 +77,7 @@ function methodOf(c, size) {
     case 'sync': return 'tinybench; encryptSync, random IV (native)';
     case 'webcrypto': return `sliding window, ${WEBCRYPTO_IN_FLIGHT} in flight, random IV`;
     case 'async-1': return `sliding window, ${poolWindow(size)} in flight; threads 1, inlineThreshold 0`;
+    case 'async-all-out': return `as "${CORES} workers", each call writing into one of ${poolWindow(size)} preallocated buffers (options.output)`;
     case 'async-1-out': return `as "1 worker", each call writing into one of ${poolWindow(size)} preallocated buffers (options.output): no allocation per message`;
     case 'async-all': return `sliding window, ${poolWindow(size)} in flight; threads ${CORES}, inlineThreshold 0`;
     case 'async-seq': return `1 in flight (await each); threads ${CORES}, inlineThreshold 0`;
@@ -118,12 +120,13 @@ async function measureWindowCase(c, size) {
       });
     case 'async-1':
     case 'async-1-out':
+    case 'async-all-out':
     case 'async-all':
     case 'async-seq': {
       aead.configure({ threads: c.id.startsWith('async-1') ? 1 : CORES, inlineThreshold: 0 });
       const inFlight = c.id === 'async-seq' ? 1 : poolWindow(size);
       let start = () => aead.encrypt(key, input);
-      if (c.id === 'async-1-out') {
+      if (c.id.endsWith('-out')) {
         // As many buffers as the window: a buffer is reused only after the
         // call that wrote it has settled (lanes take them round-robin).
         const outputs = Array.from({ length: inFlight }, () => Buffer.allocUnsafeSlow(size + 28));
