@@ -49,6 +49,7 @@ export interface KeyRotationStatus {
 
 export async function getKeyRotationStatus(ctx: KmsContext, request: { keyId: string }): Promise<KeyRotationStatus> {
   const found = await ctx.resolver.resolve(checkRequest('request', request).keyId);
+  requireSymmetric(found);
   const key = (await ctx.store.getKey(found.keyId)) ?? found;
   return {
     keyId: keyArn(key.keyId, ctx.arn),

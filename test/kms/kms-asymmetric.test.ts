@@ -130,6 +130,7 @@ describe.each(ROOTS)('asymmetric KMS keys on the %s root', (kind) => {
     expect(await codeOf(kms.getPublicKey({ keyId: sym }))).toBe('UnsupportedOperationException');
     expect(await codeOf(kms.rotateKeyOnDemand({ keyId: rsaSign }))).toBe('UnsupportedOperationException');
     expect(await codeOf(kms.enableKeyRotation({ keyId: p256 }))).toBe('UnsupportedOperationException');
+    expect(await codeOf(kms.getKeyRotationStatus({ keyId: p256 }))).toBe('UnsupportedOperationException');
   });
 
   const cases: [string, () => string, Alg[]][] = [
