@@ -403,6 +403,12 @@ export interface KeyStore {
    * already `owner`'s. Returns whether `owner` now holds it.
    */
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Takes a lease from `staleOwner` (a holder known to be dead) for `owner`,
+   * whatever its expiry, if `staleOwner` still holds it: a compare-and-set,
+   * so of several callers at most one wins. Returns whether `owner` now holds it.
+   */
+  takeOverLease(name: string, staleOwner: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Gives a lease up if `owner` holds it; returns whether it did. */
   releaseLease(name: string, owner: string): Promise<boolean>;
 }

@@ -1028,6 +1028,23 @@ export class SqliteKeyStore implements KeyStore {
     });
   }
 
+  /** {@inheritDoc KeyStore.takeOverLease} */
+  async takeOverLease(name: string, staleOwner: string, owner: string, ttlMs: number): Promise<boolean> {
+    const n = checkJobName(name);
+    const stale = checkOwner(staleOwner);
+    const o = checkOwner(owner);
+    const ttl = checkTtl(ttlMs);
+    return this.#write(
+      () =>
+        this.#stmt('UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE name = ? AND lease_owner = ?').run(
+          o,
+          this.#now() + ttl,
+          n,
+          stale,
+        ).changes === 1,
+    );
+  }
+
   /** {@inheritDoc KeyStore.releaseLease} */
   async releaseLease(name: string, owner: string): Promise<boolean> {
     const n = checkJobName(name);

@@ -4,19 +4,15 @@
  * new one and re-wraps every CMK version under it in a resumable job. An old
  * domain key is retired only once nothing is wrapped under it.
  */
-import { hostname } from 'node:os';
 import { KmsError } from '../errors.js';
 import type { DomainKeyRecord } from '../keystore/index.js';
 import type { KmsContext } from './kms-context.js';
 import { wrappedKey } from './kms-context.js';
+import { withLease } from './leases.js';
 
 const INIT_LEASE = 'domain-key-init';
 const REWRAP_LEASE = 'domain-key-rewrap';
-const LEASE_MS = 60_000;
 const REWRAP_BATCH = 100;
-
-/** Who holds a lease: unique per process. */
-export const LEASE_OWNER = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2)}`;
 
 function referenceBytes(record: DomainKeyRecord): Uint8Array {
   if (record.provider === 'soft') {
@@ -28,19 +24,6 @@ function referenceBytes(record: DomainKeyRecord): Uint8Array {
 
 function newestUsable(records: DomainKeyRecord[]): number {
   return Math.max(...records.filter((r) => r.state === 'active').map((r) => r.version));
-}
-
-async function withLease<T>(ctx: KmsContext, name: string, work: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + LEASE_MS;
-  while (!(await ctx.store.acquireLease(name, LEASE_OWNER, LEASE_MS))) {
-    if (Date.now() > deadline) throw new KmsError('KMSInvalidStateException', `Another process holds the ${name} lease`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  try {
-    return await work();
-  } finally {
-    await ctx.store.releaseLease(name, LEASE_OWNER);
-  }
 }
 
 async function createVersion(ctx: KmsContext, version: number): Promise<DomainKeyRecord> {
@@ -61,7 +44,7 @@ async function createVersion(ctx: KmsContext, version: number): Promise<DomainKe
 export async function openDomainKeys(ctx: KmsContext): Promise<void> {
   let records = await ctx.store.listDomainKeys();
   if (records.length === 0) {
-    records = await withLease(ctx, INIT_LEASE, async () => {
+    records = await withLease(ctx.store, INIT_LEASE, async () => {
       const again = await ctx.store.listDomainKeys();
       return again.length > 0 ? again : [await createVersion(ctx, 1)];
     });
@@ -108,7 +91,7 @@ export async function refreshDomainKeys(ctx: KmsContext): Promise<boolean> {
 
 /** Makes a new domain key version; new material is wrapped under it from now on. */
 export async function rotateDomainKey(ctx: KmsContext): Promise<number> {
-  return withLease(ctx, INIT_LEASE, async () => {
+  return withLease(ctx.store, INIT_LEASE, async () => {
     const records = await ctx.store.listDomainKeys();
     const version = Math.max(0, ...records.map((r) => r.version)) + 1;
     const record = await createVersion(ctx, version);
@@ -126,7 +109,7 @@ export async function rotateDomainKey(ctx: KmsContext): Promise<number> {
  * close() end it between batches.
  */
 export async function rewrapToNewest(ctx: KmsContext, shouldStop: () => boolean = () => false): Promise<number> {
-  return withLease(ctx, REWRAP_LEASE, async () => {
+  return withLease(ctx.store, REWRAP_LEASE, async (lease) => {
     const records = await ctx.store.listDomainKeys();
     const target = newestUsable(records);
     ctx.activeDomainVersion = Math.max(ctx.activeDomainVersion, target);
@@ -136,7 +119,8 @@ export async function rewrapToNewest(ctx: KmsContext, shouldStop: () => boolean 
     for (const record of records) {
       if (record.version === target || record.state !== 'active') continue;
       for (;;) {
-        if (shouldStop()) return rewrapped;
+        // A holder that lost its lease (a pause longer than it) stops: another process may run the job now.
+        if (shouldStop() || !(await lease.stillHeld())) return rewrapped;
         const batch = await ctx.store.listVersionsWrappedUnder(record.version, REWRAP_BATCH);
         if (batch.length === 0) break;
         for (const version of batch) {

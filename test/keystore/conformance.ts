@@ -992,6 +992,22 @@ export function runKeyStoreConformance(name: string, makeStore: () => Promise<Ke
         expect(await store.acquireLease('sweep', 'node-a', 60_000)).toBe(false);
       });
 
+      it('a dead holder\'s lease is taken over once, whatever its expiry', async () => {
+        expect(await store.acquireLease('rewrap', 'node-dead', 60_000)).toBe(true);
+        expect(await store.takeOverLease('rewrap', 'node-other', 'node-b', 60_000)).toBe(false);
+        expect((await store.getJob('rewrap'))?.leaseOwner).toBe('node-dead');
+        const attempts = await Promise.all([
+          store.takeOverLease('rewrap', 'node-dead', 'node-b', 60_000),
+          store.takeOverLease('rewrap', 'node-dead', 'node-c', 60_000),
+        ]);
+        expect(attempts.filter(Boolean)).toHaveLength(1);
+        const winner = attempts[0] ? 'node-b' : 'node-c';
+        expect((await store.getJob('rewrap'))?.leaseOwner).toBe(winner);
+        expect(await store.takeOverLease('unknown-job', 'node-dead', 'node-b', 60_000)).toBe(false);
+        await expectKmsError(store.takeOverLease('rewrap', '', 'node-b', 60_000), 'ValidationException');
+        await expectKmsError(store.takeOverLease('rewrap', winner, 'node-b', 0), 'ValidationException');
+      });
+
       it('leases and job state are independent', async () => {
         await store.saveJob('rotate', { cursor: 'x' }, null);
         expect(await store.acquireLease('rotate', 'node-a', 60_000)).toBe(true);
