@@ -9,4 +9,5 @@ export type { KmsErrorCode } from './errors.js';
 export { Kms } from './kms/kms.js';
 export type { KmsOptions, Pkcs11RootOptions, RootOptions, SoftRootOptions } from './kms/kms-options.js';
 export type { KeyMetadata } from './kms/key-metadata.js';
+export type { KmsDescription, RootDescription } from './kms/describe.js';
 export type { EncryptionContext } from './encryption-context.js';

@@ -12,6 +12,7 @@ import * as aliases from './aliases.js';
 import * as asymmetric from './asymmetric-operations.js';
 import { AuditWriter } from './audit-writer.js';
 import { MAX_BLOB_LENGTH, MAX_PLAINTEXT_LENGTH } from './ciphertext-blob.js';
+import { describeDomainKeys, describeSetup, type KmsDescription } from './describe.js';
 import * as domainKeys from './domain-keys.js';
 import * as lifecycle from './key-lifecycle.js';
 import type { KeyMetadata } from './key-metadata.js';
@@ -63,13 +64,15 @@ function refreshingRoot(root: RootOfTrust, refresh: () => Promise<boolean>): Roo
 export class Kms {
   readonly #ctx: KmsContext;
   readonly #ownsStore: boolean;
+  readonly #setup: Pick<KmsDescription, 'rootOfTrust' | 'store'>;
   #closed = false;
   #maintenance: Promise<unknown> | null = null;
   #stopMaintenance = false;
 
-  private constructor(ctx: KmsContext, ownsStore: boolean) {
+  private constructor(ctx: KmsContext, ownsStore: boolean, setup: Pick<KmsDescription, 'rootOfTrust' | 'store'>) {
     this.#ctx = ctx;
     this.#ownsStore = ownsStore;
+    this.#setup = setup;
   }
 
   /** Opens (and on first use initialises) a KMS. See {@link KmsOptions} for the defaults. */
@@ -91,7 +94,7 @@ export class Kms {
         now: options.now ?? (() => new Date()),
       };
       await domainKeys.openDomainKeys(ctx);
-      const kms = new Kms(ctx, ownsStore);
+      const kms = new Kms(ctx, ownsStore, describeSetup(resolved.root, resolved.dir, resolved.store));
       if (options.maintenanceOnOpen !== false) await kms.runMaintenance();
       return kms;
     } catch (error) {
@@ -104,6 +107,16 @@ export class Kms {
   /** `pkcs11` for a token, `soft` for the embedded root (not an HSM). */
   get rootOfTrust(): 'pkcs11' | 'soft' {
     return this.#ctx.root.kind;
+  }
+
+  /**
+   * What this KMS stands on: the root of trust (`isHsm: false` for the
+   * embedded soft root), the key store and the domain keys with the CMK
+   * versions each holds. No secrets.
+   */
+  async describe(): Promise<KmsDescription> {
+    if (this.#closed) throw new KmsError('KMSInvalidStateException', 'This KMS is closed');
+    return { ...this.#setup, ...(await describeDomainKeys(this.#ctx)) };
   }
 
   /** Flushes the audit trail, stops maintenance, releases the root (sessions, handles, key bytes) and the store. */

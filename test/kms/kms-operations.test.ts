@@ -26,6 +26,26 @@ describe.each(ROOTS)('KMS on the %s root', (kind) => {
 
   const newKey = async (request = {}) => (await kms.createKey(request)).keyMetadata.keyId;
 
+  it('describe() names the root (the soft root says it is not an HSM), the store and the domain keys, and no secret', async () => {
+    const own = await h.open({ track: false });
+    try {
+      await own.kms.createKey();
+      await own.kms.createKey();
+      const d = await own.kms.describe();
+      expect(d.rootOfTrust.kind).toBe(kind);
+      expect(d.rootOfTrust.isHsm).toBe(kind === 'pkcs11');
+      if (kind === 'soft') expect(d.rootOfTrust.summary).toContain('NOT an HSM');
+      else expect(d.rootOfTrust.tokenLabel).toBe('hsmkms-kms-test');
+      expect(d.store).toEqual({ kind: 'sqlite', location: expect.stringContaining(own.dir) });
+      expect(d.activeDomainKeyVersion).toBe(1);
+      expect(d.domainKeys).toEqual([{ version: 1, state: 'active', createdAt: expect.any(Date), cmkVersions: 2 }]);
+      expect(JSON.stringify(d)).not.toContain('1234'); // the test token's PIN
+    } finally {
+      await own.kms.close();
+    }
+    await expect(own.kms.describe()).rejects.toMatchObject({ code: 'KMSInvalidStateException' });
+  });
+
   describe('createKey / describeKey / listKeys', () => {
     it('creates a symmetric key with AWS-shaped metadata', async () => {
       const { keyMetadata: m } = await kms.createKey({ description: 'd', tags: [{ tagKey: 'team', tagValue: 'x' }] });
