@@ -117,7 +117,9 @@ export async function rewrapToNewest(ctx: KmsContext, shouldStop: () => boolean 
     if (!canRewrap(ctx)) return 0;
     let rewrapped = 0;
     for (const record of records) {
-      if (record.version === target || record.state !== 'active') continue;
+      // A retired domain key is visited too: a KMS that had not yet seen the
+      // rotation may have wrapped a new key under it after it was emptied.
+      if (record.version === target) continue;
       for (;;) {
         // A holder that lost its lease (a pause longer than it) stops: another process may run the job now.
         if (shouldStop() || !(await lease.stillHeld())) return rewrapped;
@@ -132,7 +134,7 @@ export async function rewrapToNewest(ctx: KmsContext, shouldStop: () => boolean 
           rewrapped++;
         }
       }
-      if ((await ctx.store.countVersionsWrappedUnder(record.version)) === 0) {
+      if (record.state === 'active' && (await ctx.store.countVersionsWrappedUnder(record.version)) === 0) {
         await ctx.store.setDomainKeyState(record.version, 'retired');
       }
     }
@@ -155,5 +157,19 @@ export async function rewrapPending(ctx: KmsContext): Promise<boolean> {
   if (!canRewrap(ctx)) return false;
   const records = await ctx.store.listDomainKeys();
   const target = newestUsable(records);
-  return records.some((r) => r.state === 'active' && r.version !== target);
+  for (const r of records) {
+    if (r.version === target) continue;
+    if (r.state === 'active' || (await ctx.store.countVersionsWrappedUnder(r.version)) > 0) return true;
+  }
+  return false;
+}
+
+/**
+ * The domain key to wrap new material under, after a look at the store: a
+ * rotation made by another KMS on the same store is followed at once (one
+ * query; key creation and rotation are not the hot path).
+ */
+export async function domainVersionForNewMaterial(ctx: KmsContext): Promise<number> {
+  await refreshDomainKeys(ctx);
+  return ctx.activeDomainVersion;
 }

@@ -9,6 +9,7 @@ import { checkTags } from './tags.js';
 import { updateKey } from './key-updates.js';
 import type { KmsContext } from './kms-context.js';
 import { checkRequest, invalid, oneOf, optionalInt, optionalString } from './request-checks.js';
+import * as domainKeys from './domain-keys.js';
 
 const DAY_MS = 86_400_000;
 
@@ -36,7 +37,7 @@ export async function createKey(ctx: KmsContext, request: CreateKeyRequest = {})
   const tags = checkTags(req.tags ?? []);
   const keyId = randomUUID();
   const now = ctx.now();
-  const domainVersion = ctx.activeDomainVersion;
+  const domainVersion = await domainKeys.domainVersionForNewMaterial(ctx);
   // Material is made and wrapped inside the root; only the wrapped blob comes back.
   const material = await ctx.root.generateKey(keySpec, keyUsage, domainVersion);
   const record: Omit<KeyRecord, 'rowVersion'> = {

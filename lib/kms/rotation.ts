@@ -10,6 +10,7 @@ import { keyArn } from './key-references.js';
 import { checkUsable, type KmsContext } from './kms-context.js';
 import { updateKey } from './key-updates.js';
 import { checkRequest, optionalInt, optionalString } from './request-checks.js';
+import * as domainKeys from './domain-keys.js';
 
 const DAY_MS = 86_400_000;
 const MAX_ATTEMPTS = 8;
@@ -66,7 +67,7 @@ export async function addVersion(ctx: KmsContext, keyId: string, rotationType: R
     if (current === null) throw new KmsError('NotFoundException', 'The key does not exist');
     checkUsable(current);
     requireSymmetric(current);
-    const domainVersion = ctx.activeDomainVersion;
+    const domainVersion = await domainKeys.domainVersionForNewMaterial(ctx);
     const material = await ctx.root.generateKey(current.keySpec, current.keyUsage, domainVersion);
     try {
       const updated = await ctx.store.addKeyVersion(keyId, current.rowVersion, {
@@ -153,7 +154,7 @@ async function rotateIfDue(ctx: KmsContext, keyId: string, now: number): Promise
     try {
       const newest = await ctx.store.getKeyVersion(keyId, current.primaryVersion);
       if (newest === null || newest.createdAt.getTime() < due) {
-        const domainVersion = ctx.activeDomainVersion;
+        const domainVersion = await domainKeys.domainVersionForNewMaterial(ctx);
         const material = await ctx.root.generateKey(current.keySpec, current.keyUsage, domainVersion);
         current = await ctx.store.addKeyVersion(keyId, current.rowVersion, {
           keyId,

@@ -547,6 +547,11 @@ describe.each(ROOTS)('KMS on the %s root', (kind) => {
     }
     const fromA = (await a.kms.encrypt({ keyId: k2, plaintext: bytes('from a') })).ciphertextBlob;
     expect(text((await b.kms.decrypt({ ciphertextBlob: fromA })).plaintext)).toBe('from a');
+    // New material made by A, which never rotated itself, goes under B's new domain key.
+    const k3 = (await a.kms.createKey()).keyMetadata.keyId;
+    await a.kms.rotateKeyOnDemand({ keyId: k3 });
+    const underOld = (await a.kms.describe()).domainKeys.find((d) => d.version === 1)?.cmkVersions;
+    expect(underOld).toBe(kind === 'soft' ? 0 : 1); // a token keeps k1's first version where it was made
   });
 
   describe('audit', () => {
