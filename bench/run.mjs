@@ -1,9 +1,10 @@
 // Benchmark entry (npm run bench). Runs each suite in its own child process,
 // so no state (pool size, heap, JIT, allocator) leaks from one to the next,
 // then writes bench/results/aead.{json,md,svg} (the AEAD suites) and
-// bench/results/pkcs11.{json,md} (the pkcs11 suite) and prints the markdown.
+// bench/results/pkcs11.{json,md} (the pkcs11 suite) and
+// bench/results/kms.{json,md} (the kms suite) and prints the markdown.
 //
-//   node bench/run.mjs [--quick] [--suite throughput|event-loop|memory|pkcs11]...
+//   node bench/run.mjs [--quick] [--suite throughput|event-loop|memory|pkcs11|kms]...
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { BENCH_DIR, RESULTS_DIR, ROOT_DIR, cores, log, machineTicks } from './lib/common.mjs';
 import { opensslCliVersion } from './lib/openssl.mjs';
 import { crossoverSize, evaluateGoals, renderMarkdown, renderSvg } from './lib/report.mjs';
+import { evaluateKmsGoals, renderKmsMarkdown } from './kms/report.mjs';
 import { evaluatePkcs11Goals, renderPkcs11Markdown } from './pkcs11/report.mjs';
 
 // Node flags per suite (reported in the JSON). --expose-gc lets a suite
@@ -21,7 +23,15 @@ const SUITES = {
   'event-loop': { file: 'aead/event-loop.mjs', flags: ['--expose-gc'] },
   memory: { file: 'aead/memory.mjs', flags: [] },
   // HSM operations against pkcs11js on a fresh SoftHSM2 token (own report).
-  pkcs11: { file: 'pkcs11/hsm.mjs', flags: ['--expose-gc'], report: 'pkcs11' },
+  pkcs11: { file: 'pkcs11/hsm.mjs', flags: ['--expose-gc'] },
+  // Whole KMS operations against raw pkcs11js on a fresh SoftHSM2 token (own report).
+  kms: { file: 'kms/kms.mjs', flags: ['--expose-gc'] },
+};
+
+// Suites with a report of their own: bench/results/<name>.{json,md}.
+const OWN_REPORTS = {
+  pkcs11: { evaluate: evaluatePkcs11Goals, render: renderPkcs11Markdown },
+  kms: { evaluate: evaluateKmsGoals, render: renderKmsMarkdown },
 };
 
 function parseArgs(argv) {
@@ -162,15 +172,16 @@ meta.loadavg.end = os.loadavg();
 meta.durationSec = (Date.now() - t0) / 1000;
 meta.suites = args.suites;
 
-// The pkcs11 suite has its own report; the rest is the AEAD report.
-const pkcs11 = suites.pkcs11;
-delete suites.pkcs11;
-if (pkcs11) {
-  const goals = evaluatePkcs11Goals(pkcs11);
-  const markdown = renderPkcs11Markdown({ meta, suite: pkcs11, goals });
-  writeFileSync(path.join(RESULTS_DIR, 'pkcs11.json'), `${JSON.stringify({ meta, goals, suite: pkcs11 }, null, 2)}\n`);
-  writeFileSync(path.join(RESULTS_DIR, 'pkcs11.md'), markdown);
-  log(`wrote ${path.relative(ROOT_DIR, RESULTS_DIR)}/pkcs11.{json,md}`);
+// Suites with their own report; the rest is the AEAD report.
+for (const [name, report] of Object.entries(OWN_REPORTS)) {
+  const suite = suites[name];
+  delete suites[name];
+  if (!suite) continue;
+  const goals = report.evaluate(suite);
+  const markdown = report.render({ meta, suite, goals });
+  writeFileSync(path.join(RESULTS_DIR, `${name}.json`), `${JSON.stringify({ meta, goals, suite }, null, 2)}\n`);
+  writeFileSync(path.join(RESULTS_DIR, `${name}.md`), markdown);
+  log(`wrote ${path.relative(ROOT_DIR, RESULTS_DIR)}/${name}.{json,md}`);
   process.stdout.write(markdown);
 }
 if (Object.keys(suites).length === 0) process.exit(0);

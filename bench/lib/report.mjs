@@ -1,6 +1,7 @@
 // Turns the suites' JSON into goals (PASS/FAIL), a markdown report and an
 // SVG chart. Every ratio compares two measurements of the same run.
 import { median } from './common.mjs';
+import { fmt, fmtInt, pairedRatio, table } from './markdown.mjs';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -11,19 +12,11 @@ export function sizeLabel(bytes) {
   return `${bytes} B`;
 }
 
-const fmtInt = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
-const fmt = (x, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 const fmtMB = (x) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : 'n/a');
 const mib = (bytes) => `${(bytes / MiB).toFixed(1)} MiB`;
 
 function row(suite, id, size) {
   return suite?.rows.find((r) => r.id === id && (size === undefined || r.size === size));
-}
-
-/** Median of per-round ratios a/b (paired by round). */
-function pairedRatio(a, b) {
-  if (!a || !b) return NaN;
-  return median(a.rounds.map((v, i) => v / b.rounds[i]));
 }
 
 /** Evaluates every goal; a goal whose suite did not run is reported as such. */
@@ -155,14 +148,6 @@ function noiseNote(suite) {
     : '';
   if (!suite?.machine) return wait;
   return `${wait} Other processes used ${fmt(suite.machine.othersPct, 0)}% of the machine's CPU while this suite ran.`;
-}
-
-/** A markdown table; a header starting with '>' is right-aligned. */
-function table(header, rows) {
-  const names = header.map((h) => h.replace(/^>/, ''));
-  const align = header.map((h) => (h.startsWith('>') ? '---:' : '---'));
-  const cell = (c) => String(c).replace(/\|/g, '\\|');
-  return [`| ${names.join(' | ')} |`, `|${align.join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
 }
 
 export function renderMarkdown({ meta, suites, goals }) {

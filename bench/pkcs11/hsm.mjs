@@ -22,33 +22,24 @@
 // reference) runs in fresh child processes (bench/pkcs11/threads.mjs) with 1
 // and 2 HSM threads, alternating, for privateSessionKeys true (the default)
 // and false.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { ROOT_DIR, cores, emit, log, median, parseSuiteArgs, sleep, spreadPct } from '../lib/common.mjs';
+import { ROOT_DIR, cores, emit, log, median, parseSuiteArgs } from '../lib/common.mjs';
+import { runInRounds, runLatencyCase, summarizeRounds } from '../lib/latency.mjs';
+import { makeSoftHsmToken, openPkcs11js, softhsmVersion } from '../lib/softhsm.mjs';
 
 const require = createRequire(import.meta.url);
 const args = parseSuiteArgs();
 const cfg = args.quick
   ? { rounds: 1, windowMs: 150, warmupMs: 40, scalingRounds: 1, scalingMs: 500 }
   : { rounds: 3, windowMs: 500, warmupMs: 120, scalingRounds: 5, scalingMs: 1500 };
-const gc = globalThis.gc ?? (() => {});
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 // --- The token -------------------------------------------------------------------------------
-const LABEL = 'hsmkms-bench';
-const PIN = '1234';
-const MODULE = process.env.HSMKMS_SOFTHSM_MODULE ?? '/usr/lib/softhsm/libsofthsm2.so';
-const tokenDir = mkdtempSync(path.join(os.tmpdir(), 'hsmkms-bench-p11-'));
-process.on('exit', () => rmSync(tokenDir, { recursive: true, force: true }));
-process.env.SOFTHSM2_CONF = execFileSync('bash', [path.join(ROOT_DIR, 'scripts', 'make-softhsm-token.sh'), tokenDir, LABEL, '12345678', PIN], {
-  encoding: 'utf8',
-}).trim();
+const { module: MODULE, label: LABEL, pin: PIN } = makeSoftHsmToken({ label: 'hsmkms-bench', prefix: 'hsmkms-bench-p11-' });
 
 // --- hsmkms ------------------------------------------------------------------------------------
 const { openPkcs11Root } = require(path.join(ROOT_DIR, 'dist', 'root', 'index.js'));
@@ -72,30 +63,8 @@ const rsaCiphertext = await root.encryptOaep(rsaGen.publicKey, 'RSAES_OAEP_SHA_1
 const digest = crypto.createHash('sha256').update('message').digest();
 
 // --- pkcs11js ----------------------------------------------------------------------------------
-const pkcs11js = require('pkcs11js');
-const p11 = new pkcs11js.PKCS11();
-p11.load(MODULE);
-try {
-  p11.C_Initialize({ flags: 2 /* CKF_OS_LOCKING_OK */ });
-} catch (error) {
-  if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test(String(error))) throw error;
-}
-const pkcs11jsVersion = require('pkcs11js/package.json').version;
-const slot = p11.C_GetSlotList(true).find((s) => p11.C_GetTokenInfo(s).label.trim() === LABEL);
-const sessions = Array.from({ length: 8 }, () => p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION));
-try {
-  p11.C_Login(sessions[0], pkcs11js.CKU_USER, PIN);
-} catch (error) {
-  if (!/CKR_USER_ALREADY_LOGGED_IN/.test(String(error))) throw error;
-}
+const { pkcs11js, p11, sessions, findOne, version: pkcs11jsVersion, close: closePkcs11js } = openPkcs11js({ module: MODULE, label: LABEL, pin: PIN, sessions: 8 });
 const s0 = sessions[0];
-function findOne(template) {
-  p11.C_FindObjectsInit(s0, template);
-  const found = p11.C_FindObjects(s0, 2);
-  p11.C_FindObjectsFinal(s0);
-  if (found.length !== 1) throw new Error(`expected one object, found ${found.length}`);
-  return found[0];
-}
 const dk = findOne([{ type: pkcs11js.CKA_LABEL, value: 'hsmkms:domain:1' }]);
 const KWP = { mechanism: 0x210a };
 const T = true;
@@ -245,78 +214,21 @@ function cases() {
   return out;
 }
 
-function percentile(sorted, q) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-
-/** Runs one case for `ms`, recording each call's latency (µs) and the event-loop delay. */
-async function runCase(c, ms) {
+/** Runs one case for `ms` (lane i uses pkcs11js session i). */
+function runCase(c, ms) {
   const start = startOf(c.op.id, c.variant);
-  const latencies = [];
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
-  histogram.enable();
-  await sleep(5);
-  const t0 = performance.now();
-  const deadline = t0 + ms;
-  let calls = 0;
-  if (c.variant.sync) {
-    // A plain loop on the JS thread, yielding every ~5 ms so the timer ticks
-    // (the histogram still records the blocking).
-    while (performance.now() < deadline) {
-      const sliceEnd = Math.min(deadline, performance.now() + 5);
-      while (performance.now() < sliceEnd) {
-        const a = performance.now();
-        start(s0);
-        latencies.push(performance.now() - a);
-        calls++;
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  } else {
-    const lane = async (i) => {
-      const session = sessions[i];
-      while (performance.now() < deadline) {
-        const a = performance.now();
-        await start(session);
-        latencies.push(performance.now() - a);
-        calls++;
-      }
-    };
-    await Promise.all(Array.from({ length: c.variant.inFlight }, (_, i) => lane(i)));
-  }
-  const elapsedMs = performance.now() - t0;
-  await sleep(5);
-  histogram.disable();
-  latencies.sort((a, b) => a - b);
-  return {
-    opsPerSec: (calls / elapsedMs) * 1000,
-    p50Us: percentile(latencies, 0.5) * 1000,
-    p99Us: percentile(latencies, 0.99) * 1000,
-    eventLoopP99Ms: histogram.percentile(99) / 1e6,
-    eventLoopMaxMs: histogram.max / 1e6,
-    calls,
-  };
+  return runLatencyCase({ start: (i) => start(sessions[i]), inFlight: c.variant.inFlight, sync: c.variant.sync, ms });
 }
 
 // --- The in-process table ----------------------------------------------------------------------
 const CASES = cases();
-const results = new Map(CASES.map((c) => [c.id, []]));
 const t0 = Date.now();
-log(`pkcs11: ${CASES.length} cases x ${cfg.rounds} round(s), ${cfg.windowMs} ms each`);
-for (let r = 0; r < cfg.rounds; r++) {
-  const order = r % 2 ? [...CASES].reverse() : CASES;
-  for (const c of order) {
-    gc();
-    await runCase(c, cfg.warmupMs);
-    results.get(c.id).push(await runCase(c, cfg.windowMs));
-  }
-  log(`pkcs11: round ${r + 1}/${cfg.rounds} done (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-}
+const results = await runInRounds({
+  name: 'pkcs11', cases: CASES.map((c) => ({ id: c.id, run: (ms) => runCase(c, ms) })),
+  rounds: cfg.rounds, warmupMs: cfg.warmupMs, windowMs: cfg.windowMs,
+});
 
 const rows = CASES.map((c) => {
-  const runs = results.get(c.id);
-  const pick = (f) => median(runs.map((x) => x[f]));
   return {
     suite: 'pkcs11',
     id: c.id,
@@ -325,19 +237,12 @@ const rows = CASES.map((c) => {
     variant: c.variant.id,
     case: c.variant.label,
     hsmkms: Boolean(c.variant.hsmkms),
-    opsPerSec: pick('opsPerSec'),
-    rounds: runs.map((x) => x.opsPerSec),
-    spreadPct: spreadPct(runs.map((x) => x.opsPerSec)),
-    p50Us: pick('p50Us'),
-    p99Us: pick('p99Us'),
-    eventLoopP99Ms: pick('eventLoopP99Ms'),
-    eventLoopWorstP99Ms: Math.max(...runs.map((x) => x.eventLoopP99Ms)),
-    eventLoopMaxMs: Math.max(...runs.map((x) => x.eventLoopMaxMs)),
+    ...summarizeRounds(results.get(c.id)),
   };
 });
 const hsmkmsStats = await root.stats();
 // pkcs11js first: closing the last hsmkms root finalizes the module hsmkms initialised.
-for (const s of sessions) p11.C_CloseSession(s);
+closePkcs11js();
 await uncached.close();
 await root.close();
 
@@ -452,11 +357,3 @@ emit(args, {
   scaling,
   gcmPeers,
 });
-
-function softhsmVersion() {
-  try {
-    return execFileSync('softhsm2-util', ['--version'], { encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-}

@@ -1,33 +1,15 @@
 // Goals (PASS/FAIL) and the markdown report of the pkcs11 suite
 // (bench/pkcs11/hsm.mjs). Every ratio compares two measurements of one run.
 
-const fmtInt = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
-const fmt = (x, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
-const fmtUs = (x) => (Number.isFinite(x) ? (x >= 1000 ? `${(x / 1000).toFixed(2)} ms` : `${Math.round(x)} µs`) : 'n/a');
+import { fmt, fmtInt, fmtUs, goalList, goalsTable, pairedRatio, runLine, table } from '../lib/markdown.mjs';
 
 function row(suite, op, variant) {
   return suite?.rows.find((r) => r.op === op && r.variant === variant);
 }
 
-/** Median of per-round ratios a/b (paired by round). */
-function pairedRatio(a, b) {
-  if (!a || !b) return NaN;
-  const ratios = a.rounds.map((v, i) => v / b.rounds[i]).sort((x, y) => x - y);
-  const mid = ratios.length >> 1;
-  return ratios.length % 2 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
-}
-
 /** The goals of issue 3, evaluated on the suite's JSON. */
 export function evaluatePkcs11Goals(suite) {
-  const goals = [];
-  const others = suite?.machine?.othersPct;
-  const add = ({ goal, target, measured, pass, detail, ran = true, unit = '×' }) => {
-    goals.push({
-      goal, target, measured, unit,
-      detail: others > 25 ? `${detail}; ⚠ other processes used ${fmt(others, 0)}% of the CPU` : detail,
-      result: ran ? (pass ? 'PASS' : 'FAIL') : 'NOT RUN',
-    });
-  };
+  const { goals, add } = goalList(suite);
   if (!suite) {
     add({ goal: 'pkcs11 suite', target: '', measured: NaN, pass: false, detail: '', ran: false });
     return goals;
@@ -94,30 +76,16 @@ export function evaluatePkcs11Goals(suite) {
   return goals;
 }
 
-/** A markdown table; a header starting with '>' is right-aligned. */
-function table(header, rows) {
-  const names = header.map((h) => h.replace(/^>/, ''));
-  const align = header.map((h) => (h.startsWith('>') ? '---:' : '---'));
-  const cell = (c) => String(c).replace(/\|/g, '\\|');
-  return [`| ${names.join(' | ')} |`, `|${align.join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
-}
-
 export function renderPkcs11Markdown({ meta, suite, goals }) {
   const out = [];
   out.push('# hsmkms PKCS#11 benchmarks (SoftHSM2, against pkcs11js)', '');
-  out.push(`${meta.date} · ${meta.cpu.model} · ${meta.cpu.cores} cores · Node ${meta.node} · ${suite.config.softhsm ? `SoftHSM ${suite.config.softhsm}` : ''} · ` +
-    `pkcs11js ${suite.config.pkcs11js}${meta.quick ? ' · **--quick**' : ''} · load avg ${meta.loadavg.start.map((x) => x.toFixed(2)).join('/')} → ` +
-    `${meta.loadavg.end.map((x) => x.toFixed(2)).join('/')} · git ${meta.git}` +
-    `${meta.addon ? ` · addon ${meta.addon.sha256}` : ''} · ${fmt(suite.durationSec, 0)} s`, '');
+  out.push(runLine(meta, suite, `${suite.config.softhsm ? `SoftHSM ${suite.config.softhsm}` : ''} · pkcs11js ${suite.config.pkcs11js}`), '');
   out.push('Shared, noisy 2-vCPU machine: every comparison is a ratio of two measurements taken in the same run ' +
     '(and, for the thread configurations, in the same child process). Values are medians over rounds; ratios are medians of per-round ratios.' +
     (suite.machine ? ` Other processes used ${fmt(suite.machine.othersPct, 0)}% of the machine's CPU while the suite ran.` : ''), '');
 
   out.push('## Goals', '');
-  out.push(table(['goal', 'target', '>measured', 'result', 'detail'], goals.map((g) => [
-    g.goal, g.target, Number.isFinite(g.measured) ? `${fmt(g.measured)}${g.unit}` : 'n/a',
-    g.result === 'PASS' ? 'PASS' : `**${g.result}**`, g.detail,
-  ])), '');
+  out.push(goalsTable(goals), '');
 
   out.push('## Operations, side by side (one process, one token)', '');
   out.push(`${suite.config.rounds} round(s) of ${suite.config.windowMs} ms per case (after ${suite.config.warmupMs} ms of warm-up). ` +

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ROOT_DIR, sleep } from '../lib/common.mjs';
+import { openPkcs11js } from '../lib/softhsm.mjs';
 
 const require = createRequire(import.meta.url);
 const { openPkcs11Root } = require(path.join(ROOT_DIR, 'dist', 'root', 'index.js'));
@@ -57,22 +58,10 @@ async function measure(fn, durationMs, inFlight = 8) {
 }
 
 // pkcs11js on the module hsmkms initialised (CKF_OS_LOCKING_OK).
-const pkcs11js = require('pkcs11js');
-const p11 = new pkcs11js.PKCS11();
-p11.load(env.BENCH_P11_MODULE);
-try {
-  p11.C_Initialize({ flags: 2 });
-} catch (error) {
-  if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test(String(error))) throw error;
-}
-const slot = p11.C_GetSlotList(true).find((s) => p11.C_GetTokenInfo(s).label.trim() === env.BENCH_P11_LABEL);
-const sessions = Array.from({ length: 8 }, () => p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION));
-const findOne = (label) => {
-  p11.C_FindObjectsInit(sessions[0], [{ type: pkcs11js.CKA_LABEL, value: label }]);
-  const [found] = p11.C_FindObjects(sessions[0], 1);
-  p11.C_FindObjectsFinal(sessions[0]);
-  return found;
-};
+const { pkcs11js, p11, sessions, findOne: findObject, close: closePkcs11js } = openPkcs11js({
+  module: env.BENCH_P11_MODULE, label: env.BENCH_P11_LABEL, pin: env.BENCH_P11_PIN, sessions: 8,
+});
+const findOne = (label) => findObject([{ type: pkcs11js.CKA_LABEL, value: label }]);
 const tokenKey = findOne('bench-token-key');
 const sessionKey = p11.C_UnwrapKey(sessions[0], { mechanism: 0x210a }, findOne('hsmkms:domain:1'), aes.blob, [
   { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY }, { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
@@ -117,6 +106,6 @@ measureSync(Math.min(200, ms / 4));
 out['pkcs11js-gcm-enc-32-sync-token'] = measureSync(ms);
 await measurePkcs11jsAsync(Math.min(200, ms / 4));
 out['pkcs11js-gcm-enc-32-async-8'] = await measurePkcs11jsAsync(ms);
-for (const s of sessions) p11.C_CloseSession(s);
+closePkcs11js();
 await root.close();
 process.stdout.write(JSON.stringify(out));

@@ -20,8 +20,21 @@ export interface KmsContext {
 /** How every root wraps CMK material (RFC 5649); kept per blob so other schemes can come. */
 export const WRAP_ALGORITHM = 'AES_KWP_RFC5649';
 
+// One WrappedKey object per version record (the resolver keeps those for an
+// hour): the root parses a wrapped key once per object (a WeakMap of native
+// references), so a fresh object per operation cost a parse and a native
+// reference on every call.
+const wrappedKeys = new WeakMap<KeyVersionRecord, WrappedKey>();
+
 export function wrappedKey(key: KeyRecord, version: KeyVersionRecord): WrappedKey {
-  return {
+  const cached = wrappedKeys.get(version);
+  if (
+    cached !== undefined && cached.id === key.keyId && cached.keySpec === key.keySpec && cached.keyUsage === key.keyUsage &&
+    cached.version === version.version && cached.domainVersion === version.domainKeyVersion && cached.blob === version.wrapped
+  ) {
+    return cached;
+  }
+  const made: WrappedKey = {
     id: key.keyId,
     version: version.version,
     domainVersion: version.domainKeyVersion,
@@ -30,6 +43,8 @@ export function wrappedKey(key: KeyRecord, version: KeyVersionRecord): WrappedKe
     algorithm: WRAP_ALGORITHM,
     blob: version.wrapped,
   };
+  wrappedKeys.set(version, made);
+  return made;
 }
 
 /** Refuses a key that cannot be used for cryptographic operations now. */

@@ -4,6 +4,7 @@
  * CMKs. AES-256-GCM runs inside the root; the blob format is in
  * ciphertext-blob.ts. Results name the key by ARN and carry the key version.
  */
+import { randomFillSync } from 'node:crypto';
 import type { AeadKey } from '../aead.js';
 import { checkEncryptionContext, encryptionContextKeys, serializeEncryptionContext, type EncryptionContext } from '../encryption-context.js';
 import { KmsError } from '../errors.js';
@@ -14,6 +15,15 @@ import {
 import { keyArn } from './key-references.js';
 import { checkUsable, keyVersion, wrappedKey, type KmsContext } from './kms-context.js';
 import { checkRequest, invalid, oneOf, optionalInt, requireBytes } from './request-checks.js';
+
+/**
+ * A blob's GCM IV: 96 random bits from the host's OpenSSL DRBG. An IV must
+ * be unique, not secret, and asking the HSM for it doubled the HSM round
+ * trips of every encrypt; key material still comes from the HSM's RNG.
+ */
+function freshIv(): Uint8Array {
+  return randomFillSync(Buffer.allocUnsafe(GCM_IV_LENGTH));
+}
 
 /** What an operation tells the audit trail (never values, never plaintext). */
 export interface AuditFacts {
@@ -36,7 +46,7 @@ function checkSymmetricEncryptionKey(key: KeyRecord): void {
 export async function sealBlob(ctx: KmsContext, key: KeyRecord, plaintext: Uint8Array, context: EncryptionContext) {
   checkSymmetricEncryptionKey(key);
   const version = await keyVersion(ctx, key, key.primaryVersion);
-  const iv = await ctx.root.generateRandom(GCM_IV_LENGTH);
+  const iv = freshIv();
   const header = blobHeader(key.keyId, version.version, iv);
   const aad = blobAad(header, serializeEncryptionContext(context));
   const sealed = await ctx.root.encrypt(wrappedKey(key, version), iv, aad, plaintext);
@@ -152,7 +162,7 @@ export async function reEncrypt(ctx: KmsContext, request: ReEncryptRequest, fact
   const sourceVersion = await ctx.resolver.version(opened.key.keyId, opened.parsed.keyVersion);
   if (sourceVersion === null) throw new KmsError('InvalidCiphertextException', 'The ciphertext is invalid or was not produced by this KMS');
   const destinationVersion = await keyVersion(ctx, destination, destination.primaryVersion);
-  const iv = await ctx.root.generateRandom(GCM_IV_LENGTH);
+  const iv = freshIv();
   const header = blobHeader(destination.keyId, destinationVersion.version, iv);
   // The plaintext stays inside the native layer: decrypted into locked memory, sealed again, wiped.
   const ciphertext = await ctx.root.reEncrypt(
@@ -221,7 +231,7 @@ export async function generateDataKeyHandle(
   facts.keyId = key.keyId;
   checkSymmetricEncryptionKey(key);
   const version = await keyVersion(ctx, key, key.primaryVersion);
-  const iv = await ctx.root.generateRandom(GCM_IV_LENGTH);
+  const iv = freshIv();
   const header = blobHeader(key.keyId, version.version, iv);
   const made = await ctx.root.generateDataKeyHandle(wrappedKey(key, version), iv, blobAad(header, serializeEncryptionContext(context)), 32);
   if (!Buffer.from(made.iv).equals(Buffer.from(iv))) {

@@ -4,6 +4,14 @@
 #include <string>
 
 namespace hsmkms::binding {
+namespace {
+
+// How long completions may run in one turn of the event loop before the rest
+// waits for the next: far below the event-loop delay an embedding server
+// tolerates, far above the cost of one delivery.
+constexpr std::chrono::microseconds kTurnBudget{2000};
+
+}  // namespace
 
 const char* StatusMessage(core::Status status) {
   switch (status) {
@@ -46,6 +54,16 @@ EnvState* EnvState::Create(Napi::Env env) {
                        nullptr);
   // Idle by default: an addon with nothing in flight must not hold the loop open.
   napi_unref_threadsafe_function(env, state->tsfn_);
+  NAPI_THROW_IF_FAILED(env, napi_get_uv_event_loop(env, &state->loop_), nullptr);
+  state->set_immediate_ = Napi::Persistent(env.Global().Get("setImmediate").As<Napi::Function>());
+  state->deliver_later_ = Napi::Persistent(Napi::Function::New(
+      env,
+      [](const Napi::CallbackInfo& info) {
+        auto* self = static_cast<EnvState*>(info.Data());
+        self->deferred_ = false;
+        if (!self->closing_js_) self->Deliver(true);
+      },
+      "hsmkmsDeliverCompletions", state));
   napi_set_instance_data(
       env, state, [](napi_env, void* data, void*) { delete static_cast<EnvState*>(data); },
       nullptr);
@@ -121,27 +139,61 @@ void EnvState::Flush() noexcept {
 void EnvState::DeliverCompletions(napi_env env, napi_value, void* context, void*) {
   auto* state = static_cast<EnvState*>(context);
   if (env == nullptr) return;
+  state->Deliver(false);
+}
+
+void EnvState::Deliver(bool fresh_turn) {
+  const uint64_t loop_time = uv_now(loop_);
+  if (fresh_turn || loop_time != burst_loop_time_) {
+    burst_loop_time_ = loop_time;
+    burst_start_ = std::chrono::steady_clock::now();
+  }
   std::vector<Completion*> batch;
   for (;;) {
+    if (std::chrono::steady_clock::now() - burst_start_ > kTurnBudget) {
+      // delivery_scheduled_ stays set: completions wait for the deferred delivery.
+      DeferDelivery();
+      return;
+    }
     {
-      std::lock_guard<std::mutex> lock(state->mutex_);
+      std::lock_guard<std::mutex> lock(mutex_);
       batch.clear();
-      batch.swap(state->completed_);
+      batch.swap(completed_);
       // Empty: the next completion schedules a new delivery.
       if (batch.empty()) {
-        state->delivery_scheduled_ = false;
+        delivery_scheduled_ = false;
         break;
       }
     }
     for (Completion* completion : batch) {
       napi_handle_scope scope;
-      napi_open_handle_scope(env, &scope);
-      completion->Complete(env);
-      napi_close_handle_scope(env, scope);
+      napi_open_handle_scope(env_, &scope);
+      completion->Complete(env_);
+      napi_close_handle_scope(env_, scope);
     }
-    state->pending_ -= batch.size();
+    pending_ -= batch.size();
   }
-  if (state->pending_ == 0) napi_unref_threadsafe_function(env, state->tsfn_);
+  if (pending_ == 0) napi_unref_threadsafe_function(env_, tsfn_);
+}
+
+void EnvState::DeferDelivery() {
+  if (deferred_) return;
+  deferred_ = true;
+  Napi::Env env(env_);
+  napi_value fn = deliver_later_.Value();
+  napi_value result;
+  if (napi_call_function(env_, env.Global(), set_immediate_.Value(), 1, &fn, &result) != napi_ok) {
+    // No setImmediate (the environment is going away): hand the delivery
+    // back to the threadsafe function rather than leave it stranded.
+    deferred_ = false;
+    bool pending_exception = false;
+    napi_is_exception_pending(env_, &pending_exception);
+    if (pending_exception) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env_, &ignored);
+    }
+    napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking);
+  }
 }
 
 void EnvState::Teardown(void* arg) {
@@ -170,6 +222,8 @@ void EnvState::Teardown(void* arg) {
   resources.swap(state->resources_);
   for (EnvResource* resource : resources) resource->ReleaseAtTeardown();
   state->error_factory_.Reset();
+  state->set_immediate_.Reset();
+  state->deliver_later_.Reset();
   napi_release_threadsafe_function(state->tsfn_, napi_tsfn_abort);
 }
 

@@ -6,7 +6,10 @@
 
 #include <napi.h>
 
+#include <uv.h>
+
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <unordered_set>
 #include <vector>
@@ -66,6 +69,10 @@ class EnvState {
   explicit EnvState(napi_env env);
   static void DeliverCompletions(napi_env env, napi_value, void* context, void*);
   static void Teardown(void* arg);
+  // Runs completions until the queue is empty or this turn of the event loop
+  // has spent its budget; then the rest waits for setImmediate.
+  void Deliver(bool fresh_turn);
+  void DeferDelivery();
 
   napi_env env_;
   napi_threadsafe_function tsfn_ = nullptr;
@@ -79,6 +86,17 @@ class EnvState {
   std::vector<core::WorkerPool*> pools_;     // JS thread only: pools with our tasks
   std::unordered_set<EnvResource*> resources_;  // JS thread only
   Napi::FunctionReference error_factory_;
+  // Turn budget (JS thread only). Node's threadsafe function dispatches up to
+  // 1000 calls per wake-up with promise continuations in between, so work
+  // that completes as fast as JavaScript submits it could hold one turn for
+  // hundreds of milliseconds: no timers, no I/O. A turn is recognised by the
+  // loop time libuv caches for it.
+  uv_loop_t* loop_ = nullptr;
+  uint64_t burst_loop_time_ = UINT64_MAX;
+  std::chrono::steady_clock::time_point burst_start_{};
+  bool deferred_ = false;  // a setImmediate delivery is queued
+  Napi::FunctionReference set_immediate_;
+  Napi::FunctionReference deliver_later_;
 };
 
 // Builds the Error thrown or rejected for a failed status.

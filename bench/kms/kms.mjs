@@ -1,0 +1,136 @@
+// The kms suite: whole KMS operations (request checks, key resolver, blob
+// format, encryption context, audit trail) through Kms on a fresh SoftHSM2
+// token, against pkcs11js doing the equivalent raw calls on token objects of
+// the same token, in one process and one run:
+//
+//   encrypt / decrypt 32 B and 4 KiB (encryption context of two pairs),
+//   generateDataKey AES_256, generateRandom 32 B, sign ECDSA_SHA_256 (32 B RAW message)
+//
+//   hsmkms     Kms (SQLite store in a temp dir, audit group commit 100 ms,
+//              default HSM threads), 1 and 64 in flight
+//   pkcs11js   sync loop ("1 in flight"), and async with 64 in flight (64
+//              sessions) where pkcs11js has an async call
+//
+// Every case reports ops/s, per-call p50/p99 latency and the event-loop delay
+// p99 while it ran. Cases run in rounds in interleaved order (reversed on odd
+// rounds): values are medians over rounds, ratios medians of per-round ratios.
+import crypto from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { cores, emit, loadHsmkms, parseSuiteArgs } from '../lib/common.mjs';
+import { runInRounds, runLatencyCase, summarizeRounds } from '../lib/latency.mjs';
+import { makeSoftHsmToken, softhsmVersion } from '../lib/softhsm.mjs';
+import { openRawPkcs11 } from './raw-pkcs11.mjs';
+
+const args = parseSuiteArgs();
+const cfg = args.quick ? { rounds: 1, windowMs: 200, warmupMs: 50 } : { rounds: 3, windowMs: 600, warmupMs: 150 };
+const IN_FLIGHT = 64;
+
+const token = makeSoftHsmToken({ label: 'hsmkms-bench-kms', prefix: 'hsmkms-bench-kms-' });
+const storeDir = mkdtempSync(path.join(os.tmpdir(), 'hsmkms-bench-kms-store-'));
+process.on('exit', () => rmSync(storeDir, { recursive: true, force: true }));
+
+// --- hsmkms: one Kms on the token ------------------------------------------------------------
+const { Kms } = loadHsmkms();
+const kms = await Kms.open({
+  root: { pkcs11: { module: token.module, tokenLabel: token.label, pin: token.pin } },
+  store: path.join(storeDir, 'kms.db'),
+});
+const aesId = (await kms.createKey({ keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT' })).keyMetadata.keyId;
+const ecId = (await kms.createKey({ keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' })).keyMetadata.keyId;
+const encryptionContext = { tenant: 'bench', purpose: 'kms-suite' };
+const input = { 32: crypto.randomBytes(32), 4096: crypto.randomBytes(4096) };
+const blobs = {};
+for (const size of [32, 4096]) blobs[size] = (await kms.encrypt({ keyId: aesId, plaintext: input[size], encryptionContext })).ciphertextBlob;
+
+const HSMKMS = {
+  'encrypt-32': () => kms.encrypt({ keyId: aesId, plaintext: input[32], encryptionContext }),
+  'encrypt-4k': () => kms.encrypt({ keyId: aesId, plaintext: input[4096], encryptionContext }),
+  'decrypt-32': () => kms.decrypt({ ciphertextBlob: blobs[32], encryptionContext }),
+  'decrypt-4k': () => kms.decrypt({ ciphertextBlob: blobs[4096], encryptionContext }),
+  'data-key': () => kms.generateDataKey({ keyId: aesId, keySpec: 'AES_256', encryptionContext }),
+  'random-32': () => kms.generateRandom({ numberOfBytes: 32 }),
+  sign: () => kms.sign({ keyId: ecId, message: input[32], messageType: 'RAW', signingAlgorithm: 'ECDSA_SHA_256' }),
+};
+
+// --- pkcs11js on the same token (the module Kms initialised) ---------------------------------
+const raw = openRawPkcs11({ token, sessions: IN_FLIGHT, input, aad: Buffer.from(JSON.stringify(encryptionContext)) });
+
+const OPS = [
+  { id: 'encrypt-32', label: 'encrypt 32 B' },
+  { id: 'encrypt-4k', label: 'encrypt 4 KiB' },
+  { id: 'decrypt-32', label: 'decrypt 32 B' },
+  { id: 'decrypt-4k', label: 'decrypt 4 KiB' },
+  { id: 'data-key', label: 'generateDataKey AES_256' },
+  { id: 'random-32', label: 'generateRandom 32 B' },
+  { id: 'sign', label: 'sign ECDSA_SHA_256 (32 B message)' },
+];
+const VARIANTS = [
+  { id: 'hsmkms-1', label: 'hsmkms Kms, 1 in flight', hsmkms: true, inFlight: 1 },
+  { id: `hsmkms-${IN_FLIGHT}`, label: `hsmkms Kms, ${IN_FLIGHT} in flight`, hsmkms: true, inFlight: IN_FLIGHT },
+  { id: 'pkcs11js-sync', label: 'pkcs11js sync loop', sync: true },
+  { id: `pkcs11js-async-${IN_FLIGHT}`, label: `pkcs11js async, ${IN_FLIGHT} in flight (${IN_FLIGHT} sessions)`, inFlight: IN_FLIGHT },
+];
+
+function startOf(op, variant) {
+  if (variant.hsmkms) return HSMKMS[op];
+  const p = raw.ops[op];
+  const fn = variant.sync ? p.sync : p.async;
+  return fn && ((lane) => fn(raw.sessions[lane]));
+}
+
+const CASES = [];
+for (const op of OPS) {
+  for (const variant of VARIANTS) {
+    const start = startOf(op.id, variant);
+    if (!start) continue; // pkcs11js has no async C_GenerateRandom
+    CASES.push({ op, variant, id: `${op.id}/${variant.id}`, run: (ms) => runLatencyCase({ start, inFlight: variant.inFlight, sync: variant.sync, ms }) });
+  }
+}
+
+const t0 = Date.now();
+const results = await runInRounds({ name: 'kms', cases: CASES, rounds: cfg.rounds, warmupMs: cfg.warmupMs, windowMs: cfg.windowMs });
+const rows = CASES.map((c) => ({
+  suite: 'kms',
+  id: c.id,
+  op: c.op.id,
+  opLabel: c.op.label,
+  variant: c.variant.id,
+  case: c.variant.label,
+  hsmkms: Boolean(c.variant.hsmkms),
+  inFlight: c.variant.sync ? 1 : c.variant.inFlight,
+  method: c.variant.hsmkms ? null : raw.methods[c.op.id],
+  ...summarizeRounds(results.get(c.id)),
+}));
+
+// pkcs11js first: closing the Kms (its root) finalizes the module.
+raw.close();
+await kms.close();
+// Every call went through the audit trail: count what reached the store.
+const Database = createRequire(import.meta.url)('better-sqlite3');
+const db = new Database(path.join(storeDir, 'kms.db'), { readonly: true });
+const audited = db.prepare('SELECT count(*) AS n FROM audit_log').get().n;
+db.close();
+
+emit(args, {
+  suite: 'kms',
+  config: {
+    ...cfg,
+    inFlight: IN_FLIGHT,
+    module: token.module,
+    softhsm: softhsmVersion(),
+    pkcs11js: raw.version,
+    hsmkms: 'Kms.open({ root: { pkcs11 } }) with default options: HSM threads 2 (HSMKMS_HSM_THREADS), cacheTtlMs 1000, ' +
+      'auditFlushMs 100, SQLite store (better-sqlite3, WAL, synchronous=FULL) in a temp dir; keys made with createKey',
+    pkcs11jsSetup: `same process, C_Initialize flags CKF_OS_LOCKING_OK, ${IN_FLIGHT} sessions, token objects (CKA_TOKEN true) it generated itself; ` +
+      `libuv pool of ${process.env.UV_THREADPOOL_SIZE ?? 4} threads for its async calls`,
+    encryptionContext,
+    eventLoop: 'monitorEventLoopDelay resolution 1 ms (includes the 1 ms sampling), per case; sync loops yield every 5 ms',
+    auditRecords: audited,
+    cores: cores(),
+  },
+  durationSec: (Date.now() - t0) / 1000,
+  rows,
+});
