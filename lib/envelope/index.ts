@@ -1,0 +1,27 @@
+/**
+ * Envelope encryption in the AWS Encryption SDK message format (v2 written,
+ * v1 read on request), interoperable with @aws-crypto/client-node and the
+ * other-language SDKs.
+ */
+import { decrypt, encrypt } from './message.js';
+
+/** `envelope.encrypt(plaintext, options)` and `envelope.decrypt(message, options)`. */
+export const envelope = Object.freeze({ encrypt, decrypt });
+
+export { KmsKeyring, KMS_PROVIDER_ID } from './kms-keyring.js';
+export type { KeyringKms, KmsKeyringOptions } from './kms-keyring.js';
+export { MultiKeyring } from './multi-keyring.js';
+export type { MultiKeyringOptions } from './multi-keyring.js';
+export { RawAesKeyring } from './raw-aes-keyring.js';
+export type { RawAesKeyringOptions } from './raw-aes-keyring.js';
+export { RawRsaKeyring } from './raw-rsa-keyring.js';
+export type { RawRsaKeyringOptions, RsaKeyInput } from './raw-rsa-keyring.js';
+export { DecryptionMaterials, EncryptionMaterials } from './materials.js';
+export type { Keyring } from './materials.js';
+export { ContentType } from './header-codec.js';
+export type { EncryptedDataKey, MessageHeader } from './header-codec.js';
+export type { EnvelopeDecryptResult, EnvelopeEncryptResult } from './message.js';
+export type { CommitmentPolicy, EnvelopeDecryptOptions, EnvelopeEncryptOptions } from './options.js';
+export { DEFAULT_FRAME_LENGTH } from './options.js';
+export { DEFAULT_SUITE_ID, SIGNED_SUITE_ID } from './suites.js';
+export type { PlaintextDataKey } from './kdf.js';
