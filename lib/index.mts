@@ -33,22 +33,7 @@ export const EncryptionMaterials: Cjs['EncryptionMaterials'] = hsmkms.Encryption
 export type EncryptionMaterials = import('./index.js').EncryptionMaterials;
 export const DecryptionMaterials: Cjs['DecryptionMaterials'] = hsmkms.DecryptionMaterials;
 export type DecryptionMaterials = import('./index.js').DecryptionMaterials;
-export type {
-  CommitmentPolicy,
-  EncryptedDataKey,
-  EnvelopeDecryptOptions,
-  EnvelopeDecryptResult,
-  EnvelopeEncryptOptions,
-  EnvelopeEncryptResult,
-  Keyring,
-  KeyringKms,
-  KmsKeyringOptions,
-  MessageHeader,
-  MultiKeyringOptions,
-  PlaintextDataKey,
-  RawAesKeyringOptions,
-  RawRsaKeyringOptions,
-  RsaKeyInput,
-} from './index.js';
+// The envelope's types (its classes and values are re-exported above).
+export type * from './envelope/index.js';
 export type { EncryptionContext, KeyMetadata, KmsOptions, Pkcs11RootOptions, RootOptions, SoftRootOptions } from './index.js';
 export type { AeadSettings, BatchOptions, DecryptOptions, EncryptOptions, KmsErrorCode } from './index.js';

@@ -2,6 +2,21 @@
  * Envelope encryption in the AWS Encryption SDK message format (v2 written,
  * v1 read on request), interoperable with @aws-crypto/client-node and the
  * other-language SDKs.
+ *
+ * Errors (all KmsError unless noted):
+ * - InvalidCiphertextException: a malformed, tampered, truncated or
+ *   reordered message, trailing bytes, a context that does not match, no
+ *   keyring able to unwrap a data key, a commitment, header-tag, frame-tag
+ *   or signature failure. One message shape with a short reason, no secrets.
+ * - LimitExceededException: more encrypted data keys than
+ *   maxEncryptedDataKeys (on decrypt, as soon as the count is read).
+ * - UnsupportedOperationException: a v1 (non-committing) message without
+ *   `allowV1` and a commitment policy that allows it.
+ * - ValidationException: option values the operation cannot take (frame
+ *   length, suite, policy, reserved `aws-crypto-` context keys, ...).
+ * - TypeError with code ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE:
+ *   arguments of the wrong type (and keyring constructor arguments).
+ * encrypt/decrypt reject (never throw synchronously), before any native work.
  */
 import { decrypt, encrypt } from './message.js';
 
