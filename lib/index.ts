@@ -41,3 +41,12 @@ export type {
   RawRsaKeyringOptions,
   RsaKeyInput,
 } from './envelope/index.js';
+export type {
+  EnvelopeDecryptRangeOptions,
+  EnvelopeDecryptRangeResult,
+  EnvelopeDecryptStream,
+  EnvelopeDecryptStreamOptions,
+  EnvelopeEncryptStream,
+  EnvelopeEncryptStreamOptions,
+  RangeSource,
+} from './envelope/index.js';

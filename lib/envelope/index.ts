@@ -19,9 +19,18 @@
  * encrypt/decrypt reject (never throw synchronously), before any native work.
  */
 import { decrypt, encrypt } from './message.js';
+import { decryptRange } from './decrypt-range.js';
+import { decryptStream } from './decrypt-stream.js';
+import { encryptStream } from './encrypt-stream.js';
+import { decryptWebStream, encryptWebStream } from './web-streams.js';
 
-/** `envelope.encrypt(plaintext, options)` and `envelope.decrypt(message, options)`. */
-export const envelope = Object.freeze({ encrypt, decrypt });
+/**
+ * `envelope.encrypt(plaintext, options)` and `envelope.decrypt(message, options)`;
+ * streams: `encryptStream` / `decryptStream` (Node Transforms) and
+ * `encryptWebStream` / `decryptWebStream` (web TransformStreams); random
+ * access: `decryptRange(source, { start, end, keyring })`.
+ */
+export const envelope = Object.freeze({ encrypt, decrypt, encryptStream, decryptStream, encryptWebStream, decryptWebStream, decryptRange });
 
 export { KmsKeyring, KMS_PROVIDER_ID } from './kms-keyring.js';
 export type { KeyringKms, KmsKeyringOptions } from './kms-keyring.js';
@@ -40,3 +49,8 @@ export type { CommitmentPolicy, EnvelopeDecryptOptions, EnvelopeEncryptOptions }
 export { DEFAULT_FRAME_LENGTH } from './options.js';
 export { DEFAULT_SUITE_ID, SIGNED_SUITE_ID } from './suites.js';
 export type { PlaintextDataKey } from './kdf.js';
+export { EnvelopeDecryptStream } from './decrypt-stream.js';
+export type { EnvelopeDecryptStreamOptions } from './decrypt-stream.js';
+export { EnvelopeEncryptStream } from './encrypt-stream.js';
+export type { EnvelopeEncryptStreamOptions } from './encrypt-stream.js';
+export type { EnvelopeDecryptRangeOptions, EnvelopeDecryptRangeResult, RangeSource } from './decrypt-range.js';
