@@ -8,6 +8,8 @@
       "sources": [
         "native/core/aes_gcm_cipher.cc",
         "native/core/aes_gcm_key.cc",
+        "native/core/hkdf.cc",
+        "native/core/key_transforms.cc",
         "native/core/pkcs11/algorithms.cc",
         "native/core/pkcs11/ckr.cc",
         "native/core/pkcs11/hsm.cc",
@@ -35,6 +37,7 @@
         "native/binding/byte_view.cc",
         "native/binding/env_state.cc",
         "native/binding/key_handle.cc",
+        "native/binding/key_transform_functions.cc",
         "native/binding/open_root_job.cc",
         "native/binding/open_soft_root_job.cc",
         "native/binding/root_functions.cc",

@@ -5,7 +5,7 @@
  * {@link AeadKey} handles whose bytes live in locked, no-dump native memory.
  */
 import { AbortError, errorFromNative } from './errors.js';
-import { native, type NativeKeyHandle } from './native.js';
+import { native, type HkdfDigestName, type NativeKeyHandle } from './native.js';
 import { invalidArgType, invalidArgValue, toBytes, toOptionalBytes, toOptions, toSignal } from './validate.js';
 
 /** Bytes of overhead a sealed message adds: IV (12) + tag (16). */
@@ -338,6 +338,34 @@ function configure(settings: Partial<AeadSettings>): AeadSettings {
 function settingsNow(): AeadSettings {
   return { threads: native.getThreads(), inlineThreshold };
 }
+
+/**
+ * Keys made from keys without their bytes reaching JavaScript (HKDF, and a
+ * key sealed under another). For lib/envelope; not exported by the package.
+ * @internal
+ */
+export const keyTransforms = {
+  /** A new key = HKDF(digest, key, salt, info) with 32 bytes of output. */
+  deriveKey(key: AeadKey, digest: HkdfDigestName, salt: Uint8Array, info: Uint8Array): AeadKey {
+    return new AeadKey(native.hkdfKey(keyHandle(key), digest, salt, info));
+  },
+  /** `length` bytes of HKDF(digest, key, salt, info): only for values that are not secret. */
+  deriveBytes(key: AeadKey, digest: HkdfDigestName, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    native.hkdfBytes(keyHandle(key), digest, salt, info, out);
+    return out;
+  },
+  /** `key` sealed under `wrapping`: random IV (12) || ciphertext (32) || tag (16). */
+  sealKey(wrapping: AeadKey, key: AeadKey, aad: Uint8Array): Uint8Array {
+    const out = new Uint8Array(KEY_LENGTH + SEAL_OVERHEAD);
+    native.sealKey(keyHandle(wrapping), keyHandle(key), aad, out);
+    return out;
+  },
+  /** Opens IV || ciphertext || tag into a new key (InvalidCiphertextException on a bad tag or length). */
+  openKey(wrapping: AeadKey, sealed: Uint8Array, aad: Uint8Array): AeadKey {
+    return new AeadKey(native.openKey(keyHandle(wrapping), sealed, aad));
+  },
+} as const;
 
 /** Locked-memory accounting, for tests and diagnostics. */
 function secureMemoryStats(): { liveBlocks: number; lockedBytes: number; lockFailed: boolean } {

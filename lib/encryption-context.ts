@@ -48,15 +48,24 @@ export function checkEncryptionContext(value: unknown): EncryptionContext {
 }
 
 /**
- * The AWS Encryption SDK serialization: u16 count, then for each pair sorted
- * by key bytes, u16 key length, key, u16 value length, value. An empty
- * context serializes to zero bytes.
+ * How pairs are ordered: by their keys' UTF-8 bytes (the format's rule), or
+ * by `String.prototype.localeCompare` of the keys, the order
+ * @aws-crypto's RawAesKeyringNode uses by default for its wrapping AAD.
  */
-export function serializeEncryptionContext(context: EncryptionContext): Uint8Array {
-  const entries = Object.entries(context).map(([k, v]) => [utf8('key', k), utf8('value', v)] as const);
+export type ContextOrder = 'utf8' | 'locale';
+
+/**
+ * The AWS Encryption SDK serialization: u16 count, then for each pair sorted
+ * by key bytes (or in `order`), u16 key length, key, u16 value length, value.
+ * An empty context serializes to zero bytes.
+ */
+export function serializeEncryptionContext(context: EncryptionContext, order: ContextOrder = 'utf8'): Uint8Array {
+  const pairs = Object.entries(context);
+  if (order === 'locale') pairs.sort(([a], [b]) => a.localeCompare(b));
+  const entries = pairs.map(([k, v]) => [utf8('key', k), utf8('value', v)] as const);
   if (entries.length === 0) return new Uint8Array(0);
   if (entries.length > MAX_U16) throw invalid('Encryption context has too many entries');
-  entries.sort((a, b) => compareBytes(a[0], b[0]));
+  if (order === 'utf8') entries.sort((a, b) => compareBytes(a[0], b[0]));
   let size = 2;
   for (const [k, v] of entries) {
     if (k.length > MAX_U16 || v.length > MAX_U16) throw invalid('Encryption context entry is too long');

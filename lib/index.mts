@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 type Cjs = typeof import('./index.js');
 const hsmkms = createRequire(import.meta.url)('./index.js') as Cjs;
 
-export const { aead, SEAL_OVERHEAD, KMS_ERROR_CODES } = hsmkms;
+export const { aead, SEAL_OVERHEAD, KMS_ERROR_CODES, envelope, ContentType, DEFAULT_FRAME_LENGTH, DEFAULT_SUITE_ID, SIGNED_SUITE_ID, KMS_PROVIDER_ID } = hsmkms;
 // Classes: the value from the shared instance, and the instance type under the same name.
 export const AeadKey: Cjs['AeadKey'] = hsmkms.AeadKey;
 export type AeadKey = import('./index.js').AeadKey;
@@ -21,5 +21,19 @@ export const Pkcs11Error: Cjs['Pkcs11Error'] = hsmkms.Pkcs11Error;
 export type Pkcs11Error = import('./index.js').Pkcs11Error;
 export const Kms: Cjs['Kms'] = hsmkms.Kms;
 export type Kms = import('./index.js').Kms;
+export const RawAesKeyring: Cjs['RawAesKeyring'] = hsmkms.RawAesKeyring;
+export type RawAesKeyring = import('./index.js').RawAesKeyring;
+export const RawRsaKeyring: Cjs['RawRsaKeyring'] = hsmkms.RawRsaKeyring;
+export type RawRsaKeyring = import('./index.js').RawRsaKeyring;
+export const MultiKeyring: Cjs['MultiKeyring'] = hsmkms.MultiKeyring;
+export type MultiKeyring = import('./index.js').MultiKeyring;
+export const KmsKeyring: Cjs['KmsKeyring'] = hsmkms.KmsKeyring;
+export type KmsKeyring = import('./index.js').KmsKeyring;
+export const EncryptionMaterials: Cjs['EncryptionMaterials'] = hsmkms.EncryptionMaterials;
+export type EncryptionMaterials = import('./index.js').EncryptionMaterials;
+export const DecryptionMaterials: Cjs['DecryptionMaterials'] = hsmkms.DecryptionMaterials;
+export type DecryptionMaterials = import('./index.js').DecryptionMaterials;
+// The envelope's types (its classes and values are re-exported above).
+export type * from './envelope/index.js';
 export type { EncryptionContext, KeyMetadata, KmsOptions, Pkcs11RootOptions, RootOptions, SoftRootOptions } from './index.js';
 export type { AeadSettings, BatchOptions, DecryptOptions, EncryptOptions, KmsErrorCode } from './index.js';

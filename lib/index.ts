@@ -11,3 +11,43 @@ export type { KmsOptions, Pkcs11RootOptions, RootOptions, SoftRootOptions } from
 export type { KeyMetadata } from './kms/key-metadata.js';
 export type { KmsDescription, RootDescription } from './kms/describe.js';
 export type { EncryptionContext } from './encryption-context.js';
+export {
+  ContentType,
+  DEFAULT_FRAME_LENGTH,
+  DEFAULT_SUITE_ID,
+  DecryptionMaterials,
+  EncryptionMaterials,
+  envelope,
+  KMS_PROVIDER_ID,
+  KmsKeyring,
+  MultiKeyring,
+  RawAesKeyring,
+  RawRsaKeyring,
+  SIGNED_SUITE_ID,
+} from './envelope/index.js';
+export type {
+  CommitmentPolicy,
+  EncryptedDataKey,
+  EnvelopeDecryptOptions,
+  EnvelopeDecryptResult,
+  EnvelopeEncryptOptions,
+  EnvelopeEncryptResult,
+  Keyring,
+  KeyringKms,
+  KmsKeyringOptions,
+  MessageHeader,
+  MultiKeyringOptions,
+  PlaintextDataKey,
+  RawAesKeyringOptions,
+  RawRsaKeyringOptions,
+  RsaKeyInput,
+} from './envelope/index.js';
+export type {
+  EnvelopeDecryptRangeOptions,
+  EnvelopeDecryptRangeResult,
+  EnvelopeDecryptStream,
+  EnvelopeDecryptStreamOptions,
+  EnvelopeEncryptStream,
+  EnvelopeEncryptStreamOptions,
+  RangeSource,
+} from './envelope/index.js';

@@ -10,6 +10,9 @@ export interface NativeKeyHandle {
   readonly __brand: 'NativeKeyHandle';
 }
 
+/** The digests the native HKDF takes. */
+export type HkdfDigestName = 'SHA256' | 'SHA384' | 'SHA512';
+
 /** An opaque, type-tagged native object that owns an open root of trust. */
 export interface NativeRootHandle {
   readonly __brand: 'NativeRootHandle';
@@ -110,6 +113,15 @@ export interface NativeBinding {
   generateKey(): NativeKeyHandle;
   destroyKey(key: NativeKeyHandle): void;
   isKeyDestroyed(key: NativeKeyHandle): boolean;
+
+  /** A new key = HKDF(digest, key bytes, salt, info, 32 bytes); the bytes stay native. */
+  hkdfKey(key: NativeKeyHandle, digest: HkdfDigestName, salt: Uint8Array, info: Uint8Array): NativeKeyHandle;
+  /** Fills `out` with HKDF(digest, key bytes, salt, info): only for values that are not secret (a commitment key). */
+  hkdfBytes(key: NativeKeyHandle, digest: HkdfDigestName, salt: Uint8Array, info: Uint8Array, out: Uint8Array): void;
+  /** Seals `key`'s bytes under `wrapping`: `out` (60 bytes) = random IV || ciphertext || tag. */
+  sealKey(wrapping: NativeKeyHandle, key: NativeKeyHandle, aad: Uint8Array | undefined, out: Uint8Array): void;
+  /** Opens 60 sealed bytes (IV || ciphertext || tag) under `wrapping` into a new key. */
+  openKey(wrapping: NativeKeyHandle, sealed: Uint8Array, aad: Uint8Array | undefined): NativeKeyHandle;
 
   sealSync(key: NativeKeyHandle, plaintext: Uint8Array, aad: Uint8Array | undefined, iv: Uint8Array | undefined, out: Uint8Array): void;
   openSync(key: NativeKeyHandle, sealed: Uint8Array, aad: Uint8Array | undefined, out: Uint8Array): void;

@@ -6,7 +6,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..') + path.sep;
-const EXPORTS = ['AbortError', 'AeadKey', 'KMS_ERROR_CODES', 'Kms', 'KmsError', 'Pkcs11Error', 'SEAL_OVERHEAD', 'aead'];
+const EXPORTS = [
+  'AbortError', 'AeadKey', 'ContentType', 'DEFAULT_FRAME_LENGTH', 'DEFAULT_SUITE_ID', 'DecryptionMaterials', 'EncryptionMaterials',
+  'KMS_ERROR_CODES', 'KMS_PROVIDER_ID', 'Kms', 'KmsError', 'KmsKeyring', 'MultiKeyring', 'Pkcs11Error', 'RawAesKeyring', 'RawRsaKeyring',
+  'SEAL_OVERHEAD', 'SIGNED_SUITE_ID', 'aead', 'envelope',
+];
 
 interface ChildResult {
   code: number | null;

@@ -11,6 +11,7 @@
 #include "../core/worker_pool.h"
 #include "aead_functions.h"
 #include "env_state.h"
+#include "key_transform_functions.h"
 #include "root_functions.h"
 
 namespace hsmkms::binding {
@@ -49,6 +50,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
   ExportAeadFunctions(env, exports);
+  ExportKeyTransformFunctions(env, exports);
   ExportRootFunctions(env, exports);
   return exports;
 }

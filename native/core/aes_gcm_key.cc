@@ -71,6 +71,24 @@ Status AesGcmKey::Generate(std::shared_ptr<AesGcmKey>* out) {
   return Status::kOk;
 }
 
+Status AesGcmKey::Adopt(SecureBytes bytes, std::shared_ptr<AesGcmKey>* out) {
+  if (bytes.size() != kKeySize || bytes.empty()) return Status::kValidation;
+  if (AesGcmCipher() == nullptr) return Status::kUnsupportedRuntime;
+  std::shared_ptr<AesGcmKey> key(new AesGcmKey());
+  key->key_ = std::move(bytes);
+  *out = std::move(key);
+  return Status::kOk;
+}
+
+Status AesGcmKey::CopyTo(SecureBytes* out) const {
+  SecureBytes copy(kKeySize);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (destroyed_) return Status::kKeyUnavailable;
+  std::memcpy(copy.data(), key_.data(), kKeySize);
+  *out = std::move(copy);
+  return Status::kOk;
+}
+
 AesGcmKey::~AesGcmKey() { Destroy(); }
 
 void AesGcmKey::Destroy() noexcept {

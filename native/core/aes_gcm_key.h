@@ -30,6 +30,14 @@ class AesGcmKey {
                                      std::shared_ptr<AesGcmKey>* out);
   // A fresh random key from OpenSSL's private DRBG.
   [[nodiscard]] static Status Generate(std::shared_ptr<AesGcmKey>* out);
+  // Takes over `bytes` (must be kKeySize, already in secure memory): no copy.
+  [[nodiscard]] static Status Adopt(SecureBytes bytes, std::shared_ptr<AesGcmKey>* out);
+
+  // Copies the key bytes into `out` (secure memory, kKeySize bytes), for
+  // core code that derives or wraps keys from keys. kKeyUnavailable once
+  // destroyed. Copying first means no lock is held while the caller works,
+  // so a key may be both the input and the wrapping key of one operation.
+  [[nodiscard]] Status CopyTo(SecureBytes* out) const;
 
   ~AesGcmKey();
   AesGcmKey(const AesGcmKey&) = delete;

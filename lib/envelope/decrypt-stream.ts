@@ -1,0 +1,391 @@
+/**
+ * `envelope.decryptStream(options)`: a Node Transform from an AWS Encryption
+ * SDK message (v2; v1 with `allowV1`) to its plaintext.
+ *
+ * - The header is parsed as bytes arrive (re-tried as the buffered prefix
+ *   grows by a quarter, so a header sent a byte at a time costs linear
+ *   work); the data-key limit is checked as soon as the count is parsed,
+ *   before any entry or keyring call. Then the keyring unwraps the data key,
+ *   the commitment is checked (constant time) and the header tag verified;
+ *   the `'header'` event fires with the authenticated header (also the
+ *   `header` property). Input arriving meanwhile waits in the writable
+ *   buffer.
+ * - Frames are checked for structure (sequence numbers 1, 2, 3..., the IV,
+ *   lengths) as they are read, decrypted in parallel on the worker pool
+ *   (frames above the engine's inline threshold; smaller ones on the event
+ *   loop in 1 MiB slices) and emitted in order, each once its tag verifies.
+ *   At most `maxFramesInFlight` frames are in flight and the write callback
+ *   waits for a free slot: back-pressure reaches the writer.
+ * - Signed suites: the bytes feed the verifier in order; the final frame's
+ *   plaintext (or a non-framed body's) is held back until the footer's
+ *   signature verifies, and wiped if it does not. Regular frames are
+ *   released as they verify: as the format's streaming caveat says, they are
+ *   not signed data until the stream ends without error.
+ * - `unsignedOnly`: fails right after the header for a signed suite (the
+ *   SDKs' decryptUnsignedMessageStream), with ValidationException.
+ * - Bytes after the end of the message, and a message that ends early, fail.
+ * - Every failure destroys the stream with a KmsError: InvalidCiphertextException
+ *   for a bad message, LimitExceededException for limits, the keyring's own
+ *   codes otherwise.
+ */
+import { Transform, type TransformCallback, type TransformOptions } from 'node:stream';
+import { KmsError } from '../errors.js';
+import { bodyAad, decryptFrame, decryptFrameSync, FINAL_FRAME_MARKER, readFrame, REGULAR_FRAME_OVERHEAD, FINAL_FRAME_OVERHEAD, type FrameRules } from './frame-codec.js';
+import { ContentType, parseHeader, type MessageHeader, type ParsedHeader } from './header-codec.js';
+import { IncompleteMessage, invalidMessage, invalidOption } from './message-errors.js';
+import { prepareDecryption, type DecryptionSetup } from './message-setup.js';
+import { checkDecryptOptions, type CheckedDecryptOptions, type EnvelopeDecryptOptions } from './options.js';
+import { asKmsError, BufferPool, ByteQueue, checkFramesInFlight, FrameWindow, runsInline, SlabAllocator, SYNC_SLICE_BYTES, yieldToLoop } from './stream-common.js';
+import { IV_LENGTH, TAG_LENGTH } from './suites.js';
+
+/** Options of `envelope.decryptStream`: those of `envelope.decrypt`, plus stream limits and tuning. */
+export interface EnvelopeDecryptStreamOptions extends EnvelopeDecryptOptions {
+  /** Fail right after the header (ValidationException) when the suite is signed. Default false. */
+  unsignedOnly?: boolean;
+  /**
+   * Largest plaintext a single frame (or a non-framed body) may hold, checked
+   * before it is buffered (LimitExceededException). Default: no limit beyond
+   * the format's. Set it for untrusted input: a whole frame is buffered.
+   */
+  maxBodySize?: number;
+  /** Frames decrypted on the pool at once (default: AES threads × 2 + 2). */
+  maxFramesInFlight?: number;
+  writableHighWaterMark?: number;
+  readableHighWaterMark?: number;
+}
+
+type State = 'header' | 'frames' | 'single' | 'footer' | 'done';
+
+/** Non-framed content is capped by GCM's counter: 2^36 - 32 bytes. */
+const MAX_SINGLE_BLOCK = 2 ** 36 - 32;
+/** Frames (or a single block) larger than this cannot be buffered in one Buffer. */
+const MAX_BUFFER = 2 ** 32 - 1;
+const HEADER_RETRY_MIN = 64;
+
+interface PendingPlaintext {
+  readonly out: Buffer;
+  readonly final: boolean;
+  readonly recycle: Buffer | undefined;
+}
+
+function checkBoolean(name: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw invalidOption(`${name} must be a boolean`);
+  return value;
+}
+
+function checkMaxBodySize(value: unknown): number {
+  if (value === undefined) return Number.MAX_SAFE_INTEGER;
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalidOption('maxBodySize must be a non-negative safe integer');
+  return value as number;
+}
+
+function streamOptions(options: EnvelopeDecryptStreamOptions): TransformOptions {
+  const out: TransformOptions = {};
+  if (options.writableHighWaterMark !== undefined) out.writableHighWaterMark = options.writableHighWaterMark;
+  if (options.readableHighWaterMark !== undefined) out.readableHighWaterMark = options.readableHighWaterMark;
+  return out;
+}
+
+/** The Transform `envelope.decryptStream` returns. */
+export class EnvelopeDecryptStream extends Transform {
+  /** The authenticated header, once read (see the `'header'` event). */
+  header: MessageHeader | undefined;
+
+  readonly #opts: CheckedDecryptOptions;
+  readonly #unsignedOnly: boolean;
+  readonly #maxBodySize: number;
+  readonly #window: FrameWindow<PendingPlaintext>;
+  readonly #queue = new ByteQueue();
+  readonly #slabs = new SlabAllocator();
+  #state: State = 'header';
+  #nextHeaderTry = 0;
+  #parsed: ParsedHeader | undefined;
+  #setup: DecryptionSetup | undefined;
+  #rules: FrameRules | undefined;
+  #inline = false;
+  #pool: BufferPool | undefined;
+  #seq = 1;
+  /** Signed suites: the final frame's plaintext, held until the signature verifies. */
+  #held: Buffer | undefined;
+  #signature: Uint8Array | undefined;
+  #disposed = false;
+
+  constructor(options: EnvelopeDecryptStreamOptions) {
+    const opts = checkDecryptOptions(options);
+    const unsignedOnly = checkBoolean('unsignedOnly', options.unsignedOnly);
+    const maxBodySize = checkMaxBodySize(options.maxBodySize);
+    const maxFrames = checkFramesInFlight(options.maxFramesInFlight);
+    super(streamOptions(options));
+    this.#opts = opts;
+    this.#unsignedOnly = unsignedOnly;
+    this.#maxBodySize = maxBodySize;
+    this.#window = new FrameWindow<PendingPlaintext>(
+      maxFrames,
+      (p) => this.#release(p),
+      (error) => this.destroy(error),
+    );
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (chunk.length === 0) {
+      callback();
+      return;
+    }
+    if (this.#state === 'done') {
+      callback(invalidMessage('bytes follow the end of the message'));
+      return;
+    }
+    this.#queue.push(chunk);
+    this.#process(false).then(
+      () => callback(),
+      (error: unknown) => callback(asKmsError(error)),
+    );
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.#finish().then(
+      () => callback(),
+      (error: unknown) => callback(asKmsError(error)),
+    );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#window.fail(error ?? new KmsError('ValidationException', 'The stream was destroyed'));
+    this.#held?.fill(0);
+    this.#held = undefined;
+    this.#dispose();
+    callback(error);
+  }
+
+  #dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#setup?.dispose();
+  }
+
+  #release(p: PendingPlaintext): void {
+    this.#pool?.give(p.recycle);
+    if (this.destroyed) return;
+    if (p.final && this.#setup!.verifier !== undefined) {
+      this.#held = p.out;
+      return;
+    }
+    if (p.out.length > 0) this.push(p.out);
+  }
+
+  /** Consumes what the queue holds, as far as it goes. */
+  async #process(ended: boolean): Promise<void> {
+    for (;;) {
+      if (this.destroyed) return;
+      switch (this.#state) {
+        case 'header':
+          if (!this.#readHeader(ended)) return;
+          await this.#openHeader();
+          break;
+        case 'frames':
+          if (this.#inline) {
+            if (!(await this.#framesInline())) return;
+          } else if (!(await this.#nextFrame())) return;
+          break;
+        case 'single':
+          if (!this.#singleBlock()) return;
+          break;
+        case 'footer':
+          if (!this.#footer()) return;
+          break;
+        case 'done':
+          if (this.#queue.length > 0) throw invalidMessage('bytes follow the end of the message');
+          return;
+      }
+    }
+  }
+
+  #readHeader(ended: boolean): boolean {
+    const available = this.#queue.length;
+    if (!ended && available < this.#nextHeaderTry) return false;
+    const bytes = this.#queue.flatten();
+    try {
+      this.#parsed = parseHeader(bytes, { maxEncryptedDataKeys: this.#opts.maxEncryptedDataKeys });
+    } catch (error) {
+      if (!(error instanceof IncompleteMessage)) throw error;
+      if (ended) throw invalidMessage('the message is truncated');
+      this.#nextHeaderTry = available + Math.max(HEADER_RETRY_MIN, available >> 2);
+      return false;
+    }
+    return true;
+  }
+
+  async #openHeader(): Promise<void> {
+    const parsed = this.#parsed!;
+    const { header, suite } = parsed;
+    if (this.#unsignedOnly && suite.signature !== undefined) {
+      throw new KmsError('ValidationException', 'The message is signed, and unsignedOnly was set: decrypt it with a signature check (not unsignedOnly)');
+    }
+    // The header's bytes leave the queue now; keep a copy for the verifier.
+    const headerBytes = Buffer.from(this.#queue.read(header.headerLength));
+    const setup = await prepareDecryption({ ...parsed, headerBody: headerBytes.subarray(0, parsed.headerBody.length) }, this.#opts);
+    if (this.destroyed) {
+      setup.dispose();
+      return;
+    }
+    this.#setup = setup;
+    setup.verifier?.update(headerBytes);
+    if (header.contentType === ContentType.NO_FRAMING) {
+      this.#state = 'single';
+    } else {
+      this.#rules = { frameLength: header.frameLength, requireFrameIv: header.version === 2 };
+      this.#inline = runsInline(header.frameLength);
+      if (!this.#inline) this.#pool = new BufferPool(header.frameLength + REGULAR_FRAME_OVERHEAD);
+      this.#state = 'frames';
+    }
+    this.header = header;
+    this.emit('header', header);
+  }
+
+  /** The size of the next frame, once its first bytes are there; checks the body-size limit. */
+  #nextFrameSize(): { size: number; final: boolean } | undefined {
+    const frameLength = this.#rules!.frameLength;
+    if (this.#queue.length < 4) return undefined;
+    const view = this.#queue.peek(4);
+    const first = new DataView(view.buffer, view.byteOffset, 4).getUint32(0);
+    let contentLength = frameLength;
+    let size = frameLength + REGULAR_FRAME_OVERHEAD;
+    if (first === FINAL_FRAME_MARKER) {
+      if (this.#queue.length < FINAL_FRAME_OVERHEAD - TAG_LENGTH) return undefined;
+      const head = this.#queue.peek(FINAL_FRAME_OVERHEAD - TAG_LENGTH);
+      contentLength = new DataView(head.buffer, head.byteOffset, head.length).getUint32(20);
+      if (contentLength > frameLength) throw invalidMessage('the final frame is longer than the frame length');
+      size = contentLength + FINAL_FRAME_OVERHEAD;
+    } else if (first !== this.#seq) {
+      throw invalidMessage('frames are out of order or missing');
+    }
+    if (contentLength > this.#maxBodySize) throw new KmsError('LimitExceededException', `A frame holds ${contentLength} bytes, more than maxBodySize (${this.#maxBodySize})`);
+    if (size > MAX_BUFFER) throw new KmsError('LimitExceededException', 'A frame is too large to buffer');
+    return { size, final: first === FINAL_FRAME_MARKER };
+  }
+
+  /** Pool path: reads one frame and starts its decryption; false when its bytes are not all there yet. */
+  async #nextFrame(): Promise<boolean> {
+    const next = this.#nextFrameSize();
+    if (next === undefined || this.#queue.length < next.size) return false;
+    const { size } = next;
+    const setup = this.#setup!;
+    const spare = next.final ? undefined : this.#pool!.take();
+    const bytes = this.#queue.read(size, spare);
+    const recycle = spare !== undefined && bytes.buffer === spare.buffer ? spare : undefined;
+    if (spare !== undefined && recycle === undefined) this.#pool!.give(spare);
+    const frame = readFrame(bytes, 0, this.#seq, this.#rules!);
+    setup.verifier?.update(bytes);
+    const out = this.#slabs.take(frame.contentLength);
+    this.#seq++;
+    if (frame.final) this.#state = setup.verifier === undefined ? 'done' : 'footer';
+    this.#window.add(decryptFrame(setup.contentKey, this.#parsed!.header.messageId, bytes, frame, out), { out, final: frame.final, recycle });
+    await this.#window.slot();
+    return true;
+  }
+
+  /** Small frames: decrypted on this thread, many per output buffer, in slices; false when waiting for bytes. */
+  async #framesInline(): Promise<boolean> {
+    const setup = this.#setup!;
+    const { messageId } = this.#parsed!.header;
+    const frameLength = this.#rules!.frameLength;
+    const perSlice = Math.max(1, Math.floor(SYNC_SLICE_BYTES / Math.max(frameLength, 1)));
+    let batch: Buffer | undefined;
+    let used = 0;
+    let progressed = false;
+    for (let n = 0; n < perSlice; n++) {
+      const next = this.#nextFrameSize();
+      if (next === undefined || this.#queue.length < next.size) break;
+      const { size } = next;
+      const bytes = this.#queue.read(size);
+      const frame = readFrame(bytes, 0, this.#seq, this.#rules!);
+      setup.verifier?.update(bytes);
+      this.#seq++;
+      progressed = true;
+      if (frame.final) {
+        const out = Buffer.allocUnsafe(frame.contentLength);
+        decryptFrameSync(setup.contentKey, messageId, bytes, frame, out);
+        if (batch !== undefined && used > 0) this.push(batch.subarray(0, used));
+        batch = undefined;
+        this.#state = setup.verifier === undefined ? 'done' : 'footer';
+        this.#release({ out, final: true, recycle: undefined });
+        return true;
+      }
+      batch ??= Buffer.allocUnsafe(Math.min(perSlice, Math.floor(this.#queue.length / size) + 1) * frameLength);
+      if (used + frameLength > batch.length) {
+        this.push(batch.subarray(0, used));
+        batch = Buffer.allocUnsafe(Math.min(perSlice, Math.floor(this.#queue.length / size) + 1) * frameLength);
+        used = 0;
+      }
+      decryptFrameSync(setup.contentKey, messageId, bytes, frame, batch.subarray(used, used + frameLength));
+      used += frameLength;
+    }
+    if (batch !== undefined && used > 0) this.push(batch.subarray(0, used));
+    if (progressed) await yieldToLoop();
+    return progressed;
+  }
+
+  /** A non-framed (legacy) body: buffered whole, then decrypted; held back for signed suites. */
+  #singleBlock(): boolean {
+    const prefix = IV_LENGTH + 8;
+    if (this.#queue.length < prefix) return false;
+    const head = this.#queue.peek(prefix);
+    const big = new DataView(head.buffer, head.byteOffset, head.length).getBigUint64(IV_LENGTH);
+    if (big > BigInt(MAX_SINGLE_BLOCK)) throw invalidMessage('the content is too long');
+    const contentLength = Number(big);
+    if (contentLength > this.#maxBodySize) throw new KmsError('LimitExceededException', `The body holds ${contentLength} bytes, more than maxBodySize (${this.#maxBodySize})`);
+    const size = prefix + contentLength + TAG_LENGTH;
+    if (size > MAX_BUFFER) throw new KmsError('LimitExceededException', 'The non-framed body is too large to buffer');
+    if (this.#queue.length < size) return false;
+    const setup = this.#setup!;
+    const bytes = this.#queue.read(size);
+    setup.verifier?.update(bytes);
+    const sealed = Buffer.allocUnsafe(IV_LENGTH + contentLength + TAG_LENGTH);
+    sealed.set(bytes.subarray(0, IV_LENGTH));
+    sealed.set(bytes.subarray(prefix), IV_LENGTH);
+    const out = Buffer.allocUnsafe(contentLength);
+    const aad = bodyAad(this.#parsed!.header.messageId, 'single', 1, contentLength);
+    this.#state = setup.verifier === undefined ? 'done' : 'footer';
+    this.#window.add(setup.contentKey.open(sealed, aad, out), { out, final: true, recycle: undefined });
+    return true;
+  }
+
+  #footer(): boolean {
+    if (this.#queue.length < 2) return false;
+    const head = this.#queue.peek(2);
+    const length = (head[0]! << 8) | head[1]!;
+    if (this.#queue.length < 2 + length) return false;
+    this.#queue.skip(2);
+    this.#signature = Buffer.from(this.#queue.read(length));
+    this.#state = 'done';
+    return true;
+  }
+
+  async #finish(): Promise<void> {
+    await this.#process(true);
+    if (this.#state !== 'done') throw invalidMessage('the message is truncated');
+    await this.#window.waitFor(0);
+    const setup = this.#setup!;
+    if (setup.verifier !== undefined) {
+      if (!setup.verifier.verify(this.#signature!)) {
+        this.#held?.fill(0);
+        this.#held = undefined;
+        throw invalidMessage('the signature does not verify');
+      }
+      const held = this.#held;
+      this.#held = undefined;
+      if (held !== undefined && held.length > 0) this.push(held);
+    }
+    this.#dispose();
+  }
+}
+
+/**
+ * Decrypts a stream: returns a Transform that takes a message and emits its
+ * plaintext. Throws at once (TypeError, or KmsError ValidationException) for
+ * bad options; every later failure destroys the stream with a KmsError.
+ */
+export function decryptStream(options: EnvelopeDecryptStreamOptions): EnvelopeDecryptStream {
+  return new EnvelopeDecryptStream(options);
+}

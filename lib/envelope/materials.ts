@@ -1,0 +1,146 @@
+/**
+ * Materials and keyrings. A keyring makes or wraps the data key on encrypt
+ * (the generator makes it, the others add an encrypted copy) and unwraps one
+ * on decrypt. The data key is a native {@link AeadKey}; its bytes appear in
+ * JavaScript only when a keyring must wrap it there (RSA, node:crypto AES-128
+ * /192, the KMS's byte API) and are wiped when the operation ends.
+ */
+import crypto from 'node:crypto';
+import { aead, AeadKey } from '../aead.js';
+import type { EncryptionContext } from '../encryption-context.js';
+import type { EncryptedDataKey } from './header-codec.js';
+import type { PlaintextDataKey } from './kdf.js';
+import type { AlgorithmSuite } from './suites.js';
+
+/** What a keyring sees and fills in on encrypt. */
+export class EncryptionMaterials {
+  readonly encryptedDataKeys: EncryptedDataKey[] = [];
+  #dataKey: AeadKey | undefined;
+  #bytes: Uint8Array | undefined;
+
+  /**
+   * @param exposeBytes true when some keyring of this operation wraps the
+   *   data key in JavaScript, so the generator must hand out its bytes too.
+   */
+  constructor(
+    readonly suite: AlgorithmSuite,
+    readonly encryptionContext: EncryptionContext,
+    readonly exposeBytes: boolean,
+  ) {}
+
+  /** The data key, once the generator has made it. */
+  get dataKey(): AeadKey | undefined {
+    return this.#dataKey;
+  }
+
+  /** The data key's bytes: only when {@link exposeBytes}; wiped by {@link dispose}. */
+  get dataKeyBytes(): Uint8Array | undefined {
+    return this.#bytes;
+  }
+
+  /** Called once, by the generator. `bytes` must be given when {@link exposeBytes}; this takes them over. */
+  setDataKey(key: AeadKey, bytes?: Uint8Array): void {
+    if (this.#dataKey !== undefined) throw new TypeError('The data key is already set');
+    if (this.exposeBytes && bytes === undefined) throw new TypeError('This operation needs the data key bytes');
+    this.#dataKey = key;
+    if (this.exposeBytes) this.#bytes = bytes;
+    else bytes?.fill(0);
+  }
+
+  addEncryptedDataKey(edk: EncryptedDataKey): void {
+    this.encryptedDataKeys.push(Object.freeze({ ...edk }));
+  }
+
+  /** Wipes the bytes copy (the key handle is the operation's to destroy). */
+  dispose(): void {
+    this.#bytes?.fill(0);
+    this.#bytes = undefined;
+  }
+}
+
+/**
+ * A fresh data key for a generator: made natively, or (when the bytes must
+ * be exposed) from node:crypto's CSPRNG and imported, the bytes kept for
+ * the other keyrings and wiped by the materials.
+ */
+export function generateDataKey(materials: EncryptionMaterials): void {
+  if (!materials.exposeBytes) {
+    materials.setDataKey(aead.generateKey());
+    return;
+  }
+  const bytes = crypto.randomBytes(materials.suite.keyLength);
+  materials.setDataKey(aead.importKey(bytes), bytes);
+}
+
+/** What a keyring sees and fills in on decrypt. */
+export class DecryptionMaterials {
+  #dataKey: PlaintextDataKey | undefined;
+
+  constructor(
+    readonly suite: AlgorithmSuite,
+    /** The message's full context: stored pairs plus the caller's authenticated-only ones. */
+    readonly encryptionContext: EncryptionContext,
+  ) {}
+
+  get dataKey(): PlaintextDataKey | undefined {
+    return this.#dataKey;
+  }
+
+  /**
+   * Sets the unwrapped key. Bytes are taken over: a 32-byte key goes into
+   * native memory and the bytes are wiped; 16/24-byte legacy keys stay as
+   * bytes (wiped when the operation ends). Throws when the length is not
+   * the suite's.
+   */
+  setDataKey(key: AeadKey | Uint8Array): void {
+    if (this.#dataKey !== undefined) throw new TypeError('The data key is already set');
+    if (key instanceof AeadKey) {
+      if (this.suite.keyLength !== 32) throw new TypeError('Wrong data key length for the suite');
+      this.#dataKey = key;
+      return;
+    }
+    if (key.length !== this.suite.keyLength) {
+      key.fill(0);
+      throw new TypeError('Wrong data key length for the suite');
+    }
+    if (key.length === 32) {
+      this.#dataKey = aead.importKey(key);
+      key.fill(0);
+    } else {
+      this.#dataKey = key;
+    }
+  }
+
+  /** Hands the data key over to the caller (which then wipes it); the materials forget it. */
+  detachDataKey(): PlaintextDataKey | undefined {
+    const key = this.#dataKey;
+    this.#dataKey = undefined;
+    return key;
+  }
+
+  /** Wipes the data key. */
+  dispose(): void {
+    if (this.#dataKey instanceof AeadKey) this.#dataKey.destroy();
+    else this.#dataKey?.fill(0);
+    this.#dataKey = undefined;
+  }
+}
+
+/** A keyring: wraps data keys on encrypt, unwraps one on decrypt. */
+export interface Keyring {
+  /**
+   * True when this keyring must see the data key's bytes on encrypt
+   * (`asGenerator`: it would be the one making the key).
+   */
+  needsDataKeyBytes(asGenerator: boolean): boolean;
+  /** Makes the data key if there is none yet (or throws if it cannot), and adds its encrypted copies. */
+  onEncrypt(materials: EncryptionMaterials): Promise<void>;
+  /** Sets the data key if it can unwrap one of `edks`; leaves it unset otherwise. */
+  onDecrypt(materials: DecryptionMaterials, edks: readonly EncryptedDataKey[]): Promise<void>;
+}
+
+/** True for an object with the {@link Keyring} methods. */
+export function isKeyring(value: unknown): value is Keyring {
+  const k = value as Partial<Keyring> | null;
+  return typeof k === 'object' && k !== null && typeof k.onEncrypt === 'function' && typeof k.onDecrypt === 'function' && typeof k.needsDataKeyBytes === 'function';
+}

@@ -1,0 +1,84 @@
+#include "hkdf.h"
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+
+#include <memory>
+
+namespace hsmkms::core {
+namespace {
+
+EVP_KDF* HkdfKdf() noexcept {
+  // Thread-safe one-time fetch, never freed (like AesGcmCipher).
+  static EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  return kdf;
+}
+
+struct KdfCtxFree {
+  void operator()(EVP_KDF_CTX* ctx) const noexcept { EVP_KDF_CTX_free(ctx); }
+};
+
+const char* DigestName(HkdfDigest digest) noexcept {
+  switch (digest) {
+    case HkdfDigest::kSha256:
+      return "SHA256";
+    case HkdfDigest::kSha384:
+      return "SHA384";
+    case HkdfDigest::kSha512:
+      return "SHA512";
+  }
+  return "SHA512";
+}
+
+size_t DigestSize(HkdfDigest digest) noexcept {
+  switch (digest) {
+    case HkdfDigest::kSha256:
+      return 32;
+    case HkdfDigest::kSha384:
+      return 48;
+    case HkdfDigest::kSha512:
+      return 64;
+  }
+  return 64;
+}
+
+}  // namespace
+
+Status Hkdf(HkdfDigest digest, const uint8_t* ikm, size_t ikm_len, const uint8_t* salt,
+            size_t salt_len, const uint8_t* info, size_t info_len, uint8_t* out,
+            size_t out_len) noexcept {
+  if (out_len == 0 || out_len > 255 * DigestSize(digest)) return Status::kValidation;
+  if (HkdfKdf() == nullptr) return Status::kUnsupportedRuntime;
+  std::unique_ptr<EVP_KDF_CTX, KdfCtxFree> ctx(EVP_KDF_CTX_new(HkdfKdf()));
+  if (ctx == nullptr) return Status::kInternal;
+  // OSSL_PARAM takes non-const pointers; nothing below is written through them.
+  OSSL_PARAM params[5];
+  size_t n = 0;
+  params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+                                                 const_cast<char*>(DigestName(digest)), 0);
+  static uint8_t empty = 0;
+  params[n++] = OSSL_PARAM_construct_octet_string(
+      OSSL_KDF_PARAM_KEY, ikm_len > 0 ? const_cast<uint8_t*>(ikm) : &empty, ikm_len);
+  // No salt parameter at all for an empty salt: the provider then uses
+  // HashLen zero bytes.
+  if (salt_len > 0) {
+    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+                                                    const_cast<uint8_t*>(salt), salt_len);
+  }
+  if (info_len > 0) {
+    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+                                                    const_cast<uint8_t*>(info), info_len);
+  }
+  params[n] = OSSL_PARAM_construct_end();
+  if (EVP_KDF_derive(ctx.get(), out, out_len, params) != 1) {
+    ERR_clear_error();  // keep the calling thread's queue clean (it may be Node's)
+    OPENSSL_cleanse(out, out_len);
+    return Status::kInternal;
+  }
+  return Status::kOk;
+}
+
+}  // namespace hsmkms::core
