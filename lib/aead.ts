@@ -344,6 +344,11 @@ function settingsNow(): AeadSettings {
  * key sealed under another). For lib/envelope; not exported by the package.
  * @internal
  */
+/** @internal The native handle behind a key, for library code that hands keys to native operations. */
+export function nativeKeyHandle(key: AeadKey): NativeKeyHandle {
+  return keyHandle(key);
+}
+
 export const keyTransforms = {
   /** A new key = HKDF(digest, key, salt, info) with 32 bytes of output. */
   deriveKey(key: AeadKey, digest: HkdfDigestName, salt: Uint8Array, info: Uint8Array): AeadKey {

@@ -77,6 +77,8 @@ export interface NativeRootFunctions {
   rewrapKey(root: NativeRootHandle, key: NativeKeyRef, domainVersion: number): Promise<NativeWrappedKey>;
   /** `iv` (12 bytes) is in/out; `out` is plaintext.length + 16 bytes; resolves to `result`, which must be `{ iv, ciphertext: out }`. */
   encrypt<R extends { iv: Uint8Array; ciphertext: Uint8Array }>(root: NativeRootHandle, key: NativeKeyRef, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, result: R): Promise<R>;
+  /** As encrypt, of a data key handle's 32 bytes (never in JavaScript); `out` is 48 bytes. */
+  encryptAeadKey<R extends { iv: Uint8Array; ciphertext: Uint8Array }>(root: NativeRootHandle, key: NativeKeyRef, iv: Uint8Array, aad: Uint8Array, dataKey: NativeKeyHandle, out: Uint8Array, result: R): Promise<R>;
   /** `out` holds at least ciphertext.length - 16 bytes; resolves to the plaintext, a view of `out`. */
   decrypt(root: NativeRootHandle, key: NativeKeyRef, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): Promise<Uint8Array>;
   /** `out` is modulus-sized; resolves to the plaintext, a view of `out`. */

@@ -21,7 +21,7 @@ import type { DecryptionMaterials, EncryptionMaterials, Keyring } from './materi
 export const KMS_PROVIDER_ID = 'hsmkms';
 
 /** The KMS operations the keyring uses. */
-export type KeyringKms = Pick<Kms, 'generateDataKeyHandle' | 'generateDataKey' | 'encrypt' | 'decryptDataKey' | 'describeKey'>;
+export type KeyringKms = Pick<Kms, 'generateDataKeyHandle' | 'generateDataKey' | 'encryptDataKey' | 'decryptDataKey' | 'describeKey'>;
 
 /** Options of {@link KmsKeyring}. */
 export interface KmsKeyringOptions {
@@ -53,10 +53,9 @@ export class KmsKeyring implements Keyring {
     if (this.keyId === undefined && this.additionalKeyIds.length === 0) throw invalidArgType('options.keyId', 'of type string', undefined);
   }
 
-  needsDataKeyBytes(asGenerator: boolean): boolean {
-    // Only the generator path keeps the key native: every other CMK must
-    // encrypt a copy through the KMS's byte API (see onEncrypt).
-    return !asGenerator || this.keyId === undefined || this.additionalKeyIds.length > 0;
+  needsDataKeyBytes(): boolean {
+    // Every copy is made from the data key handle (kms.encryptDataKey).
+    return false;
   }
 
   async onEncrypt(materials: EncryptionMaterials): Promise<void> {
@@ -76,12 +75,11 @@ export class KmsKeyring implements Keyring {
     } else if (this.keyId !== undefined) {
       others = [this.keyId, ...others];
     }
-    // TODO(kms): wrap the data key *handle* under the other CMKs once the Kms
-    // has a handle-based encrypt (say encryptDataKey({ keyId, dataKey })).
-    // Until then these copies go through kms.encrypt on the key's bytes,
-    // which the materials expose only when such CMKs exist, and wipe after.
+    // Copies under the other CMKs are made from the handle: the bytes go from
+    // locked native memory into the root, never through JavaScript.
+    const dataKey = materials.dataKey!;
     for (const keyId of others) {
-      const wrapped = await this.#kms.encrypt({ keyId, plaintext: materials.dataKeyBytes!, encryptionContext: context });
+      const wrapped = await this.#kms.encryptDataKey({ keyId, dataKey, encryptionContext: context });
       this.#addEdk(materials, wrapped.keyId, wrapped.ciphertextBlob);
     }
   }

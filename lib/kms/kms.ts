@@ -4,6 +4,7 @@
  * operation, allowed or refused, is appended to the audit trail (operation,
  * key id and version, encryption-context keys, outcome, error code).
  */
+import { AeadKey } from '../aead.js';
 import { encryptionContextKeys, checkEncryptionContext } from '../encryption-context.js';
 import { KmsError } from '../errors.js';
 import { openKeyStore, type KeyStore, type StoredAuditRecord, type Tag } from '../keystore/index.js';
@@ -312,6 +313,25 @@ export class Kms {
       }
       if (algorithm !== symmetric.SYMMETRIC_DEFAULT) throw new KmsError('ValidationException', `Unknown encryptionAlgorithm ${String(algorithm)}`);
       return symmetric.encryptSymmetric(this.#ctx, key, plaintext, context, f);
+    });
+  }
+
+  /**
+   * Encrypts a data key handle (from {@link Kms.generateDataKeyHandle},
+   * {@link Kms.decryptDataKey} or `aead.generateKey()`) under a symmetric CMK:
+   * the key's bytes go from locked native memory into the root and never
+   * reach JavaScript. The blob is an ordinary ciphertext blob: `decrypt` or
+   * `decryptDataKey` opens it.
+   */
+  encryptDataKey(request: { keyId: string; dataKey: AeadKey; encryptionContext?: Record<string, string> }): Promise<symmetric.EncryptResponse> {
+    return this.#audited('EncryptDataKey', this.#facts(request?.keyId), async (f) => {
+      const req = checkRequest('request', request);
+      if (!(req.dataKey instanceof AeadKey)) throw invalidArgType('request.dataKey', 'an instance of AeadKey', req.dataKey);
+      const context = checkEncryptionContext(req.encryptionContext);
+      f.contextKeys = encryptionContextKeys(context);
+      const key = await this.#ctx.resolver.resolve(req.keyId);
+      f.keyId = key.keyId;
+      return symmetric.encryptSymmetric(this.#ctx, key, req.dataKey, context, f);
     });
   }
 

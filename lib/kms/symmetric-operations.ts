@@ -5,7 +5,7 @@
  * ciphertext-blob.ts. Results name the key by ARN and carry the key version.
  */
 import { randomFillSync } from 'node:crypto';
-import type { AeadKey } from '../aead.js';
+import { AeadKey } from '../aead.js';
 import { checkEncryptionContext, encryptionContextKeys, serializeEncryptionContext, type EncryptionContext } from '../encryption-context.js';
 import { KmsError } from '../errors.js';
 import type { KeyRecord } from '../keystore/index.js';
@@ -42,14 +42,19 @@ function checkSymmetricEncryptionKey(key: KeyRecord): void {
   }
 }
 
-/** Seals `plaintext` under the key's primary version into a ciphertext blob. */
-export async function sealBlob(ctx: KmsContext, key: KeyRecord, plaintext: Uint8Array, context: EncryptionContext) {
+/**
+ * Seals `plaintext` under the key's primary version into a ciphertext blob.
+ * A data key handle is sealed from native memory: its bytes never reach JavaScript.
+ */
+export async function sealBlob(ctx: KmsContext, key: KeyRecord, plaintext: Uint8Array | AeadKey, context: EncryptionContext) {
   checkSymmetricEncryptionKey(key);
   const version = await keyVersion(ctx, key, key.primaryVersion);
   const iv = freshIv();
   const header = blobHeader(key.keyId, version.version, iv);
   const aad = blobAad(header, serializeEncryptionContext(context));
-  const sealed = await ctx.root.encrypt(wrappedKey(key, version), iv, aad, plaintext);
+  const sealed = plaintext instanceof Uint8Array
+    ? await ctx.root.encrypt(wrappedKey(key, version), iv, aad, plaintext)
+    : await ctx.root.encryptDataKey(wrappedKey(key, version), iv, aad, plaintext);
   if (!Buffer.from(sealed.iv).equals(Buffer.from(iv))) {
     // The header (and so the AAD) names the IV: a token that picks its own cannot be used.
     throw new KmsError('KMSInternalException', 'The HSM chose its own GCM IV; this token is not supported for symmetric keys');
@@ -104,7 +109,7 @@ export interface EncryptResponse {
   keyVersion: number;
 }
 
-export async function encryptSymmetric(ctx: KmsContext, key: KeyRecord, plaintext: Uint8Array, context: EncryptionContext, facts: AuditFacts): Promise<EncryptResponse> {
+export async function encryptSymmetric(ctx: KmsContext, key: KeyRecord, plaintext: Uint8Array | AeadKey, context: EncryptionContext, facts: AuditFacts): Promise<EncryptResponse> {
   const sealed = await sealBlob(ctx, key, plaintext, context);
   facts.keyVersion = sealed.keyVersion;
   return { ciphertextBlob: sealed.blob, keyId: keyArn(key.keyId, ctx.arn), encryptionAlgorithm: SYMMETRIC_DEFAULT, keyVersion: sealed.keyVersion };

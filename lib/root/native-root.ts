@@ -3,7 +3,7 @@
  * synchronously), buffers sized for the native core, and nothing else.
  * Every kind of root shares it; only opening differs.
  */
-import { AeadKey } from '../aead.js';
+import { AeadKey, nativeKeyHandle } from '../aead.js';
 import { KEY_SPECS, KEY_USAGES } from '../keystore/key-store.js';
 import { native, type NativeKeyRef, type NativeRootHandle } from '../native.js';
 import { invalidArgType, invalidArgValue, toBytes } from '../validate.js';
@@ -217,6 +217,15 @@ export class NativeRoot implements RootOfTrust {
     const p = toBytes('plaintext', plaintext);
     const ciphertext = Buffer.allocUnsafe(p.length + TAG_LENGTH);
     return native.root.encrypt(this.#handle, k, ivOut, a, p, ciphertext, { iv: ivOut, ciphertext });
+  }
+
+  encryptDataKey(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, dataKey: AeadKey): Promise<RootCiphertext> {
+    const k = toSymmetric(prepare('key', key));
+    const ivOut = Buffer.from(toIv(iv));
+    const a = toNonEmptyBytes('aad', aad);
+    if (!(dataKey instanceof AeadKey)) throw invalidArgType('dataKey', 'an instance of AeadKey', dataKey);
+    const ciphertext = Buffer.allocUnsafe(32 + TAG_LENGTH);
+    return native.root.encryptAeadKey(this.#handle, k, ivOut, a, nativeKeyHandle(dataKey), ciphertext, { iv: ivOut, ciphertext });
   }
 
   decrypt(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array> {

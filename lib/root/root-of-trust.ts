@@ -132,6 +132,8 @@ export interface RootOfTrust {
 
   /** AES-256-GCM with a symmetric CMK inside the root; `iv` is 12 bytes (the caller's copy is not changed), `aad` non-empty. */
   encrypt(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<RootCiphertext>;
+  /** As {@link RootOfTrust.encrypt}, of a data key handle's bytes, which never reach JavaScript. */
+  encryptDataKey(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, dataKey: AeadKey): Promise<RootCiphertext>;
   /** The inverse; `InvalidCiphertextException` for a wrong tag, IV, AAD or key. */
   decrypt(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>;
 

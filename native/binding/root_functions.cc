@@ -10,6 +10,7 @@
 #include "../core/soft/soft_root.h"
 #include "byte_view.h"
 #include "env_state.h"
+#include "key_handle.h"
 #include "open_root_job.h"
 #include "open_soft_root_job.h"
 #include "root_handle.h"
@@ -254,6 +255,28 @@ Napi::Value Encrypt(const Napi::CallbackInfo& info) {
   return Napi::Value(env, Start(info, handle, std::move(args), info[6], nullptr, {info[3], info[4]}));
 }
 
+// encryptAeadKey(handle, key, iv (12 B, in/out), aad, dataKey (key handle), out (48 B), result)
+//   -> result, the caller's { iv, ciphertext: out }: encrypt of the data key's
+//   bytes, which go from locked memory to the root and never to JavaScript
+Napi::Value EncryptAeadKey(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RootHandle* handle = RootHandle::Unwrap(env, info[0]);
+  RootJob::Args args = ArgsFor(RootOp::kEncryptAeadKey);
+  args.key = WrappedKeyRef::Unwrap(env, info[1]);
+  args.iv = Bytes(info, 2);
+  args.aad = Bytes(info, 3);
+  args.aead_key = UnwrapKey(env, info[4]);
+  args.out = Bytes(info, 5);
+  Require(env, args.iv.length == RootOfTrust::kGcmIvSize, "IV must be 12 bytes");
+  Require(env, args.out.length == core::AesGcmKey::kKeySize + RootOfTrust::kGcmTagSize,
+          "output size mismatch");
+  if (!info[6].IsObject()) throw Napi::TypeError::New(env, "Expected a result object");
+  Napi::Object result = info[6].As<Napi::Object>();
+  Require(env, result.Get("iv") == info[2] && result.Get("ciphertext") == info[5],
+          "the result must hold iv and out");
+  return Napi::Value(env, Start(info, handle, std::move(args), info[6], nullptr, {info[3], info[4]}));
+}
+
 // decrypt(handle, key, iv, aad, ciphertext (|| tag), out (>= ciphertext - 16 B; ciphertext-sized
 // saves a call on SoftHSM)) -> the plaintext, a view of out
 Napi::Value Decrypt(const Napi::CallbackInfo& info) {
@@ -415,6 +438,7 @@ void ExportRootFunctions(Napi::Env env, Napi::Object exports) {
   root.Set("generateKey", Napi::Function::New(env, GenerateKey, "generateKey"));
   root.Set("rewrapKey", Napi::Function::New(env, RewrapKey, "rewrapKey"));
   root.Set("encrypt", Napi::Function::New(env, Encrypt, "encrypt"));
+  root.Set("encryptAeadKey", Napi::Function::New(env, EncryptAeadKey, "encryptAeadKey"));
   root.Set("decrypt", Napi::Function::New(env, Decrypt, "decrypt"));
   root.Set("rsaDecrypt", Napi::Function::New(env, RsaDecrypt, "rsaDecrypt"));
   root.Set("sign", Napi::Function::New(env, Sign, "sign"));

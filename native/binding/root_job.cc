@@ -74,6 +74,7 @@ bool RootJob::Batched(RootOp op) noexcept {
     case RootOp::kReEncrypt:
     case RootOp::kDecryptToAeadKey:
     case RootOp::kGenerateDataKeyHandle:
+    case RootOp::kEncryptAeadKey:
       return true;
     default:
       return false;
@@ -162,6 +163,9 @@ void RootJob::Run() noexcept {
         break;
       case RootOp::kGenerateDataKeyHandle:
         result_ = RunGenerateDataKeyHandle(key);
+        break;
+      case RootOp::kEncryptAeadKey:
+        result_ = RunEncryptAeadKey(key);
         break;
     }
   } catch (const std::bad_alloc&) {
@@ -267,6 +271,22 @@ HsmResult RootJob::RunGenerateDataKeyHandle(const pkcs11::WrappedKey& key) {
   return result;
 }
 
+// Encrypts a data key handle's bytes under `key` (iv in/out, as encrypt):
+// copied into locked memory for the call, wiped after.
+HsmResult RootJob::RunEncryptAeadKey(const pkcs11::WrappedKey& key) {
+  core::SecureBytes bytes;
+  const core::Status status = args_.aead_key->CopyTo(&bytes);
+  if (status != core::Status::kOk) return HsmResult::Error(status, nullptr, "the data key is not available");
+  if (args_.out.length != bytes.size() + core::RootOfTrust::kGcmTagSize) {
+    bytes.Release();
+    return HsmResult::Error(core::Status::kInternal, nullptr, "output size mismatch");
+  }
+  HsmResult result = args_.root->Encrypt(key, args_.iv.data, args_.aad.data, args_.aad.length,
+                                         bytes.data(), bytes.size(), args_.out.data);
+  bytes.Release();
+  return result;
+}
+
 void RootJob::Finish() noexcept {
   const bool batched = Batched(args_.op);
   if (cancelled()) {
@@ -277,6 +297,7 @@ void RootJob::Finish() noexcept {
   args_.root.reset();
   args_.key.reset();
   args_.key2.reset();
+  args_.aead_key.reset();
   args_.hsm = nullptr;
   state_->PostCompletion(this, batched ? EnvState::Delivery::kBatched : EnvState::Delivery::kNow);
 }
@@ -301,6 +322,7 @@ napi_value RootJob::Result(napi_env env) {
     case RootOp::kRewrapKey:
       return MakeWrappedKey(e, out_key_);
     case RootOp::kEncrypt:
+    case RootOp::kEncryptAeadKey:
       return RefValue(env, out_ref_);  // the caller's { iv, ciphertext }
     case RootOp::kDecrypt:
     case RootOp::kRsaDecrypt:

@@ -43,6 +43,7 @@ enum class RootOp {
   kReEncrypt,        // key, iv, aad, in; destination=key2, iv2, aad2; out -> ciphertext || tag (a view of out)
   kDecryptToAeadKey,  // key, iv, aad, in -> an AES-256-GCM key handle
   kGenerateDataKeyHandle,  // key, iv (in/out), aad, length=version, out -> { dataKey, iv, ciphertext: out }
+  kEncryptAeadKey,  // key, iv (in/out), aad, data key=aead_key, out -> the caller's { iv, ciphertext: out }
 };
 
 class RootJob final : public core::Task, public Completion {
@@ -63,6 +64,8 @@ class RootJob final : public core::Task, public Completion {
     // reEncrypt: the destination key, IV and AAD.
     std::shared_ptr<const pkcs11::WrappedKey> key2;
     ByteView aad2, iv2;
+    // encryptAeadKey: the data key whose bytes are encrypted (never in JavaScript).
+    std::shared_ptr<core::AesGcmKey> aead_key;
   };
   // `handle` is null for the public-key operations.
   RootJob(EnvState* state, RootHandle* handle, Args args, napi_deferred deferred);
@@ -88,6 +91,7 @@ class RootJob final : public core::Task, public Completion {
   [[nodiscard]] pkcs11::HsmResult RunReEncrypt(const pkcs11::WrappedKey& key);
   [[nodiscard]] pkcs11::HsmResult RunDecryptToAeadKey(const pkcs11::WrappedKey& key);
   [[nodiscard]] pkcs11::HsmResult RunGenerateDataKeyHandle(const pkcs11::WrappedKey& key);
+  [[nodiscard]] pkcs11::HsmResult RunEncryptAeadKey(const pkcs11::WrappedKey& key);
   [[nodiscard]] napi_value Result(napi_env env);
 
   EnvState* state_;

@@ -37,6 +37,11 @@ describe('KmsKeyring (soft root)', () => {
       const { plaintext } = await envelope.decrypt(result, { keyring: new KmsKeyring({ kms, keyId }) });
       expect(plaintext.toString()).toBe('shared');
     }
+    // The copy under keyB was made from the handle: no KMS call that returns or takes plaintext bytes.
+    const operations = (await kms.auditLog({ since: new Date(Date.now() - 60_000) })).map((r) => r.operation);
+    expect(operations).toContain('EncryptDataKey');
+    expect(operations).not.toContain('GenerateDataKey');
+    expect(operations).not.toContain('Encrypt');
   });
 
   it('skips EDKs of CMKs it does not hold, and fails when none is its own', async () => {

@@ -46,6 +46,24 @@ describe.each(ROOTS)('KMS on the %s root', (kind) => {
     await expect(own.kms.describe()).rejects.toMatchObject({ code: 'KMSInvalidStateException' });
   });
 
+  it('encryptDataKey seals a data key handle without its bytes in JavaScript; decryptDataKey and decrypt open it', async () => {
+    const dataKey = aead.generateKey();
+    const sealed = await aead.encrypt(dataKey, bytes('under the data key'));
+    const wrapped = await kms.encryptDataKey({ keyId, dataKey, encryptionContext: { purpose: 'dek' } });
+    expect(wrapped).toMatchObject({ keyId: expect.stringContaining(keyId), encryptionAlgorithm: 'SYMMETRIC_DEFAULT', keyVersion: expect.any(Number) });
+    const { dataKey: back } = await kms.decryptDataKey({ ciphertextBlob: wrapped.ciphertextBlob, encryptionContext: { purpose: 'dek' } });
+    expect(text(await aead.decrypt(back, sealed))).toBe('under the data key');
+    const { plaintext } = await kms.decrypt({ ciphertextBlob: wrapped.ciphertextBlob, encryptionContext: { purpose: 'dek' } });
+    expect(plaintext).toHaveLength(32);
+    expect(await codeOf(kms.decrypt({ ciphertextBlob: wrapped.ciphertextBlob }))).toBe('InvalidCiphertextException');
+    await expect(kms.encryptDataKey({ keyId, dataKey: bytes('raw bytes') as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    const gone = aead.generateKey();
+    gone.destroy();
+    expect(await codeOf(kms.encryptDataKey({ keyId, dataKey: gone }))).toBe('KeyUnavailableException');
+    back.destroy();
+    dataKey.destroy();
+  });
+
   describe('createKey / describeKey / listKeys', () => {
     it('creates a symmetric key with AWS-shaped metadata', async () => {
       const { keyMetadata: m } = await kms.createKey({ description: 'd', tags: [{ tagKey: 'team', tagValue: 'x' }] });
