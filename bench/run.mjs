@@ -13,6 +13,7 @@ import { BENCH_DIR, RESULTS_DIR, ROOT_DIR, cores, log, machineTicks } from './li
 import { opensslCliVersion } from './lib/openssl.mjs';
 import { crossoverSize, evaluateGoals, renderMarkdown, renderSvg } from './lib/report.mjs';
 import { evaluatePkcs11Goals, renderPkcs11Markdown } from './pkcs11/report.mjs';
+import { evaluateEnvelopeGoals, renderEnvelopeMarkdown } from './envelope/report.mjs';
 
 // Node flags per suite (reported in the JSON). --expose-gc lets a suite
 // collect garbage between cases, outside any timed section.
@@ -22,6 +23,8 @@ const SUITES = {
   memory: { file: 'aead/memory.mjs', flags: [] },
   // HSM operations against pkcs11js on a fresh SoftHSM2 token (own report).
   pkcs11: { file: 'pkcs11/hsm.mjs', flags: ['--expose-gc'], report: 'pkcs11' },
+  // Envelope streams and messages against @aws-crypto/client-node (own report).
+  envelope: { file: 'envelope/envelope.mjs', flags: ['--expose-gc'], report: 'envelope' },
 };
 
 function parseArgs(argv) {
@@ -171,6 +174,16 @@ if (pkcs11) {
   writeFileSync(path.join(RESULTS_DIR, 'pkcs11.json'), `${JSON.stringify({ meta, goals, suite: pkcs11 }, null, 2)}\n`);
   writeFileSync(path.join(RESULTS_DIR, 'pkcs11.md'), markdown);
   log(`wrote ${path.relative(ROOT_DIR, RESULTS_DIR)}/pkcs11.{json,md}`);
+  process.stdout.write(markdown);
+}
+const envelopeSuite = suites.envelope;
+delete suites.envelope;
+if (envelopeSuite) {
+  const goals = evaluateEnvelopeGoals(envelopeSuite);
+  const markdown = renderEnvelopeMarkdown({ meta, suite: envelopeSuite, goals });
+  writeFileSync(path.join(RESULTS_DIR, 'envelope.json'), `${JSON.stringify({ meta, goals, suite: envelopeSuite }, null, 2)}\n`);
+  writeFileSync(path.join(RESULTS_DIR, 'envelope.md'), markdown);
+  log(`wrote ${path.relative(ROOT_DIR, RESULTS_DIR)}/envelope.{json,md}`);
   process.stdout.write(markdown);
 }
 if (Object.keys(suites).length === 0) process.exit(0);

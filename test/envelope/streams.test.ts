@@ -229,7 +229,7 @@ describe('failures destroy the stream with a KmsError', () => {
     expect(Buffer.compare(emitted, plaintext.subarray(0, emitted.length))).toBe(0);
   });
 
-  it('signed suite, the signature's last byte arriving alone and flipped: still no final frame', async () => {
+  it('signed suite, the last signature byte arriving alone and flipped: still no final frame', async () => {
     const plaintext = crypto.randomBytes(10_000);
     const message = await encryptChunks(plaintext, { frameLength: 4096, algorithmSuite: 0x0578 });
     const { error, emitted } = await throughFailing(envelope.decryptStream({ keyring }), [message.subarray(0, message.length - 1), Buffer.of(message[message.length - 1]! ^ 1)]);
