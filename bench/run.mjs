@@ -15,6 +15,7 @@ import { opensslCliVersion } from './lib/openssl.mjs';
 import { crossoverSize, evaluateGoals, renderMarkdown, renderSvg } from './lib/report.mjs';
 import { evaluateKmsGoals, renderKmsMarkdown } from './kms/report.mjs';
 import { evaluatePkcs11Goals, renderPkcs11Markdown } from './pkcs11/report.mjs';
+import { evaluateEnvelopeGoals, renderEnvelopeMarkdown } from './envelope/report.mjs';
 
 // Node flags per suite (reported in the JSON). --expose-gc lets a suite
 // collect garbage between cases, outside any timed section.
@@ -26,12 +27,15 @@ const SUITES = {
   pkcs11: { file: 'pkcs11/hsm.mjs', flags: ['--expose-gc'] },
   // Whole KMS operations against raw pkcs11js on a fresh SoftHSM2 token (own report).
   kms: { file: 'kms/kms.mjs', flags: ['--expose-gc'] },
+  // Envelope streams and messages against @aws-crypto/client-node (own report).
+  envelope: { file: 'envelope/envelope.mjs', flags: ['--expose-gc'] },
 };
 
 // Suites with a report of their own: bench/results/<name>.{json,md}.
 const OWN_REPORTS = {
   pkcs11: { evaluate: evaluatePkcs11Goals, render: renderPkcs11Markdown },
   kms: { evaluate: evaluateKmsGoals, render: renderKmsMarkdown },
+  envelope: { evaluate: evaluateEnvelopeGoals, render: renderEnvelopeMarkdown },
 };
 
 function parseArgs(argv) {
