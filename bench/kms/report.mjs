@@ -68,7 +68,7 @@ export function renderKmsMarkdown({ meta, suite, goals }) {
   out.push('### What the pkcs11js rows call', '');
   const methods = [...new Map(suite.rows.filter((r) => r.method).map((r) => [r.op, [r.opLabel, r.method]])).values()];
   out.push(table(['operation', 'pkcs11js'], methods), '');
-  out.push('A Kms encrypt is more than the raw call: request checks, the key resolver (cached), a random IV from the host's OpenSSL DRBG, ' +
+  out.push('A Kms encrypt is more than the raw call: request checks, the key resolver (cached), a random IV from the host OpenSSL DRBG, ' +
     'the blob header and AAD (key id, version, IV, encryption context), AES-GCM in the HSM on the unwrapped CMK, the blob, and an audit record ' +
     '(group commit). generateDataKey adds a C_GenerateRandom for the key; sign hashes the RAW message in native code ' +
     'before CKM_ECDSA on the unwrapped CMK; decrypt parses the blob and needs no IV.', '');
