@@ -25,6 +25,7 @@ import {
 } from './frame-codec.js';
 import { IncompleteMessage, invalidMessage, invalidOption } from './message-errors.js';
 import { IV_LENGTH, TAG_LENGTH } from './suites.js';
+import { runFramesInParallel } from './parallel-frames.js';
 
 /** Non-framed content is capped by GCM's counter: 2^36 - 32 bytes. */
 const MAX_SINGLE_BLOCK = 2 ** 36 - 32;
@@ -64,23 +65,7 @@ async function runFrames(count: number, frameBytes: number, runSync: (i: number)
     }
     return;
   }
-  // Enough in flight to keep every AES thread busy; every started frame has
-  // settled before this returns, so a failure never races a later wipe.
-  const inFlight = Math.min(count, aead.settings().threads * 2 + 2);
-  let next = 0;
-  let failure: unknown;
-  const lane = async (): Promise<void> => {
-    while (next < count && failure === undefined) {
-      const i = next++;
-      try {
-        await runAsync(i);
-      } catch (error) {
-        failure ??= error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, lane));
-  if (failure !== undefined) throw failure;
+  await runFramesInParallel(count, frameBytes, runAsync);
 }
 
 /** Encrypts `plaintext` as a framed body into `body` (exactly {@link framedBodyLength} bytes). */

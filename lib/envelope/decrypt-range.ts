@@ -24,7 +24,8 @@ import { ContentType, parseHeader, type MessageHeader, type ParsedHeader } from 
 import { IncompleteMessage, invalidMessage, invalidOption } from './message-errors.js';
 import { prepareDecryption } from './message-setup.js';
 import { checkDecryptOptions, type EnvelopeDecryptOptions } from './options.js';
-import { asKmsError, defaultFramesInFlight } from './stream-common.js';
+import { asKmsError } from './stream-common.js';
+import { runFramesInParallel } from './parallel-frames.js';
 
 /** Where the message is: its bytes, a file path, or an open file handle (left open). */
 export type RangeSource = Uint8Array | string | fs.promises.FileHandle;
@@ -196,7 +197,7 @@ async function decryptFromReader(reader: Reader, opts: ReturnType<typeof checkDe
       const span = await reader.read(H + first * stride, (lastRegular - first + 1) * stride);
       const frames: FrameInfo[] = [];
       for (let k = first; k <= lastRegular; k++) frames.push(readFrameChecked(span, k + 1, rules, (k - first) * stride));
-      await inParallel(frames.length, (i) => decryptFrame(setup.contentKey, messageId, span, frames[i]!, covered.subarray(i * F, (i + 1) * F)));
+      await runFramesInParallel(frames.length, F, (i) => decryptFrame(setup.contentKey, messageId, span, frames[i]!, covered.subarray(i * F, (i + 1) * F)));
     }
     if (last === regularFrames) covered.set(finalPlaintext, (regularFrames - first) * F);
     const from = start - first * F;
@@ -215,20 +216,4 @@ function readFrameChecked(bytes: Uint8Array, seq: number, rules: FrameRules, off
   }
 }
 
-/** Runs `count` jobs, a bounded number at a time (the worker pool does the AES). */
-async function inParallel(count: number, job: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const lane = async (): Promise<void> => {
-    while (next < count && failure === undefined) {
-      const i = next++;
-      try {
-        await job(i);
-      } catch (error) {
-        failure ??= error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(count, defaultFramesInFlight()) }, lane));
-  if (failure !== undefined) throw failure;
-}
+

@@ -34,9 +34,10 @@ import { bodyAad, decryptFrame, decryptFrameSync, FINAL_FRAME_MARKER, readFrame,
 import { ContentType, parseHeader, type MessageHeader, type ParsedHeader } from './header-codec.js';
 import { IncompleteMessage, invalidMessage, invalidOption } from './message-errors.js';
 import { prepareDecryption, type DecryptionSetup } from './message-setup.js';
-import { checkDecryptOptions, type CheckedDecryptOptions, type EnvelopeDecryptOptions } from './options.js';
+import { checkDecryptOptions, DEFAULT_FRAME_LENGTH, type CheckedDecryptOptions, type EnvelopeDecryptOptions } from './options.js';
 import { asKmsError, BufferPool, ByteQueue, checkFramesInFlight, FrameWindow, runsInline, SlabAllocator, SYNC_SLICE_BYTES, yieldToLoop } from './stream-common.js';
 import { IV_LENGTH, TAG_LENGTH } from './suites.js';
+import { defaultFramesInFlight } from './parallel-frames.js';
 
 /** Options of `envelope.decryptStream`: those of `envelope.decrypt`, plus stream limits and tuning. */
 export interface EnvelopeDecryptStreamOptions extends EnvelopeDecryptOptions {
@@ -48,7 +49,7 @@ export interface EnvelopeDecryptStreamOptions extends EnvelopeDecryptOptions {
    * the format's. Set it for untrusted input: a whole frame is buffered.
    */
   maxBodySize?: number;
-  /** Frames decrypted on the pool at once (default: AES threads × 2 + 2). */
+  /** Frames decrypted on the pool at once (default: about 2 MiB of frames, at least AES threads × 2 + 2). */
   maxFramesInFlight?: number;
   writableHighWaterMark?: number;
   readableHighWaterMark?: number;
@@ -96,6 +97,7 @@ export class EnvelopeDecryptStream extends Transform {
   readonly #unsignedOnly: boolean;
   readonly #maxBodySize: number;
   readonly #window: FrameWindow<PendingPlaintext>;
+  #maxFramesOption: number | undefined;
   readonly #queue = new ByteQueue();
   readonly #slabs = new SlabAllocator();
   #state: State = 'header';
@@ -120,8 +122,9 @@ export class EnvelopeDecryptStream extends Transform {
     this.#opts = opts;
     this.#unsignedOnly = unsignedOnly;
     this.#maxBodySize = maxBodySize;
+    this.#maxFramesOption = maxFrames;
     this.#window = new FrameWindow<PendingPlaintext>(
-      maxFrames,
+      maxFrames ?? defaultFramesInFlight(DEFAULT_FRAME_LENGTH),
       (p) => this.#release(p),
       (error) => this.destroy(error),
     );
@@ -207,6 +210,7 @@ export class EnvelopeDecryptStream extends Transform {
     const bytes = this.#queue.flatten();
     try {
       this.#parsed = parseHeader(bytes, { maxEncryptedDataKeys: this.#opts.maxEncryptedDataKeys });
+      if (this.#maxFramesOption === undefined) this.#window.max = defaultFramesInFlight(this.#parsed.header.frameLength);
     } catch (error) {
       if (!(error instanceof IncompleteMessage)) throw error;
       if (ended) throw invalidMessage('the message is truncated');

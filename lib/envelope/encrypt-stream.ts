@@ -32,6 +32,7 @@ import { prepareEncryption, type EncryptionSetup } from './message-setup.js';
 import { checkEncryptOptions, type CheckedEncryptOptions, type EnvelopeEncryptOptions } from './options.js';
 import { writeFooter } from './signature.js';
 import { asKmsError, BufferPool, checkFramesInFlight, FrameWindow, runsInline, SlabAllocator, SYNC_SLICE_BYTES, yieldToLoop } from './stream-common.js';
+import { defaultFramesInFlight } from './parallel-frames.js';
 
 /** Options of `envelope.encryptStream`: those of `envelope.encrypt`, plus stream tuning. */
 export interface EnvelopeEncryptStreamOptions extends EnvelopeEncryptOptions {
@@ -42,7 +43,7 @@ export interface EnvelopeEncryptStreamOptions extends EnvelopeEncryptOptions {
    * at once.
    */
   plaintextLength?: number;
-  /** Frames encrypted on the pool at once (default: AES threads × 2 + 2). Bounds the stream's memory. */
+  /** Frames encrypted on the pool at once (default: about 2 MiB of frames, at least AES threads × 2 + 2). Bounds the stream's memory. */
   maxFramesInFlight?: number;
   /** Node stream options for the writable side (highWaterMark of buffered input, in bytes). */
   writableHighWaterMark?: number;
@@ -102,7 +103,7 @@ export class EnvelopeEncryptStream extends Transform {
     this.#expectedLength = expected;
     this.#pool = new BufferPool(opts.frameLength);
     this.#window = new FrameWindow<PendingFrame>(
-      maxFrames,
+      maxFrames ?? defaultFramesInFlight(opts.frameLength),
       (frame) => this.#emit(frame.out, frame.recycle),
       (error) => this.destroy(error),
     );

@@ -19,14 +19,9 @@ export function asKmsError(error: unknown): KmsError {
   return new KmsError('KMSInternalException', `The envelope stream failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }
 
-/** Default frames in flight on the pool: enough to keep every AES thread busy while results wait to be emitted. */
-export function defaultFramesInFlight(): number {
-  return aead.settings().threads * 2 + 2;
-}
-
-/** Checks the `maxFramesInFlight` option (1 to 1024). */
-export function checkFramesInFlight(value: unknown): number {
-  if (value === undefined) return defaultFramesInFlight();
+/** Checks the `maxFramesInFlight` option (1 to 1024); `undefined` stays: the default depends on the frame length. */
+export function checkFramesInFlight(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
   if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 1024) throw invalidOption('maxFramesInFlight must be an integer from 1 to 1024');
   return value as number;
 }
@@ -163,7 +158,8 @@ export class FrameWindow<T> {
   #waiters: { limit: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
 
   constructor(
-    readonly max: number,
+    /** Frames in flight at most; may be set once the frame length is known. */
+    public max: number,
     private readonly release: (value: T) => void,
     private readonly onError: (error: KmsError) => void,
   ) {}
