@@ -10,3 +10,5 @@ export { Kms } from './kms/kms.js';
 export type { KmsOptions, Pkcs11RootOptions, RootOptions, SoftRootOptions } from './kms/kms-options.js';
 export type { KeyMetadata } from './kms/key-metadata.js';
 export type { EncryptionContext } from './encryption-context.js';
+export { createServer, KmsServer } from './server/index.js';
+export type { Credential, RequestLogEntry, RequestLogger, ServerOptions } from './server/index.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..') + path.sep;
-const EXPORTS = ['AbortError', 'AeadKey', 'KMS_ERROR_CODES', 'Kms', 'KmsError', 'Pkcs11Error', 'SEAL_OVERHEAD', 'aead'];
+const EXPORTS = ['AbortError', 'AeadKey', 'KMS_ERROR_CODES', 'Kms', 'KmsError', 'KmsServer', 'Pkcs11Error', 'SEAL_OVERHEAD', 'aead', 'createServer'];
 
 interface ChildResult {
   code: number | null;
