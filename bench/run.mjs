@@ -13,6 +13,7 @@ import { BENCH_DIR, RESULTS_DIR, ROOT_DIR, cores, log, machineTicks } from './li
 import { opensslCliVersion } from './lib/openssl.mjs';
 import { crossoverSize, evaluateGoals, renderMarkdown, renderSvg } from './lib/report.mjs';
 import { evaluatePkcs11Goals, renderPkcs11Markdown } from './pkcs11/report.mjs';
+import { writeServerReport } from './server/report.mjs';
 
 // Node flags per suite (reported in the JSON). --expose-gc lets a suite
 // collect garbage between cases, outside any timed section.
@@ -22,6 +23,8 @@ const SUITES = {
   memory: { file: 'aead/memory.mjs', flags: [] },
   // HSM operations against pkcs11js on a fresh SoftHSM2 token (own report).
   pkcs11: { file: 'pkcs11/hsm.mjs', flags: ['--expose-gc'], report: 'pkcs11' },
+  // Encrypt over the AWS-KMS-compatible HTTP server (own report).
+  server: { file: 'server/http.mjs', flags: [], report: 'server' },
 };
 
 function parseArgs(argv) {
@@ -172,6 +175,10 @@ if (pkcs11) {
   writeFileSync(path.join(RESULTS_DIR, 'pkcs11.md'), markdown);
   log(`wrote ${path.relative(ROOT_DIR, RESULTS_DIR)}/pkcs11.{json,md}`);
   process.stdout.write(markdown);
+}
+if (suites.server) {
+  writeServerReport({ meta, suite: suites.server });
+  delete suites.server;
 }
 if (Object.keys(suites).length === 0) process.exit(0);
 

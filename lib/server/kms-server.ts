@@ -94,8 +94,8 @@ export class KmsServer {
     this.#maxBody = options.maxBodyBytes ?? 65_536;
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
     this.#server = options.tls === undefined
-      ? http.createServer({ keepAliveTimeout: 65_000 }, handler)
-      : https.createServer({ cert: pem(options.tls.cert), key: pem(options.tls.key), keepAliveTimeout: 65_000 }, handler);
+      ? http.createServer({ keepAliveTimeout: 65_000, noDelay: true }, handler)
+      : https.createServer({ cert: pem(options.tls.cert), key: pem(options.tls.key), keepAliveTimeout: 65_000, noDelay: true }, handler);
     this.#server.on(options.tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
