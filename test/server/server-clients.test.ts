@@ -103,10 +103,12 @@ describe('hsmkms serve (runServe in a child process)', () => {
       await waitFor(/credentials-reloaded/);
       const bob = new KMSClient({ endpoint: ready.url, region: REGION, maxAttempts: 1, credentials: PRINCIPALS.bob });
       await bob.send(new ListKeysCommand({}));
-      // One request in flight while SIGTERM arrives: it completes, then the server stops.
-      const inFlight = client.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: new Uint8Array(32) }));
+      await client.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: new Uint8Array(32) }));
+      // A slow request (RSA-4096 key generation) in flight when SIGTERM arrives: it completes, then the server stops.
+      const inFlight = client.send(new CreateKeyCommand({ KeySpec: 'RSA_4096', KeyUsage: 'SIGN_VERIFY' }));
+      await new Promise((resolve) => setTimeout(resolve, 100));
       child.kill('SIGTERM');
-      await inFlight;
+      expect((await inFlight).KeyMetadata!.KeySpec).toBe('RSA_4096');
       expect(await exited).toBe(0);
       expect(stdout).toMatch(/"event":"stopped"/);
       expect(stdout).toMatch(/"operation":"Encrypt"[^\n]*"status":200/);
