@@ -16,6 +16,7 @@ import { crossoverSize, evaluateGoals, renderMarkdown, renderSvg } from './lib/r
 import { evaluateKmsGoals, renderKmsMarkdown } from './kms/report.mjs';
 import { evaluatePkcs11Goals, renderPkcs11Markdown } from './pkcs11/report.mjs';
 import { evaluateEnvelopeGoals, renderEnvelopeMarkdown } from './envelope/report.mjs';
+import { evaluateServerGoals, renderServerMarkdown } from './server/report.mjs';
 
 // Node flags per suite (reported in the JSON). --expose-gc lets a suite
 // collect garbage between cases, outside any timed section.
@@ -29,6 +30,8 @@ const SUITES = {
   kms: { file: 'kms/kms.mjs', flags: ['--expose-gc'] },
   // Envelope streams and messages against @aws-crypto/client-node (own report).
   envelope: { file: 'envelope/envelope.mjs', flags: ['--expose-gc'] },
+  // Encrypt over the AWS-KMS-compatible HTTP server (own report).
+  server: { file: 'server/http.mjs', flags: [] },
 };
 
 // Suites with a report of their own: bench/results/<name>.{json,md}.
@@ -36,6 +39,7 @@ const OWN_REPORTS = {
   pkcs11: { evaluate: evaluatePkcs11Goals, render: renderPkcs11Markdown },
   kms: { evaluate: evaluateKmsGoals, render: renderKmsMarkdown },
   envelope: { evaluate: evaluateEnvelopeGoals, render: renderEnvelopeMarkdown },
+  server: { evaluate: evaluateServerGoals, render: renderServerMarkdown },
 };
 
 function parseArgs(argv) {

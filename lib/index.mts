@@ -35,5 +35,9 @@ export const DecryptionMaterials: Cjs['DecryptionMaterials'] = hsmkms.Decryption
 export type DecryptionMaterials = import('./index.js').DecryptionMaterials;
 // The envelope's types (its classes and values are re-exported above).
 export type * from './envelope/index.js';
+export const createServer: Cjs['createServer'] = hsmkms.createServer;
+export const KmsServer: Cjs['KmsServer'] = hsmkms.KmsServer;
+export type KmsServer = import('./index.js').KmsServer;
+export type { Credential, RequestLogEntry, RequestLogger, ServerOptions } from './index.js';
 export type { EncryptionContext, KeyMetadata, KmsOptions, Pkcs11RootOptions, RootOptions, SoftRootOptions } from './index.js';
 export type { AeadSettings, BatchOptions, DecryptOptions, EncryptOptions, KmsErrorCode } from './index.js';

@@ -51,3 +51,5 @@ export type {
   EnvelopeEncryptStreamOptions,
   RangeSource,
 } from './envelope/index.js';
+export { createServer, KmsServer } from './server/index.js';
+export type { Credential, RequestLogEntry, RequestLogger, ServerOptions } from './server/index.js';

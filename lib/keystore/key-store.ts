@@ -300,7 +300,7 @@ export interface KeyStore {
   /** Closes the store; later calls reject. Closing twice is a no-op. */
   close(): Promise<void>;
   /**
-   * A number that changes whenever key, key-version, alias, tag or domain-key
+   * A number that changes whenever key, key-version, alias, tag, key-policy or domain-key
    * state changes (never on reads, audit appends, job saves, leases or
    * re-wraps), for cache invalidation across processes and nodes.
    */
@@ -384,6 +384,15 @@ export interface KeyStore {
   untagResource(keyId: string, tagKeys: readonly string[]): Promise<void>;
   /** A key's tags by tag key. `NotFoundException` if the key does not exist. */
   listResourceTags(keyId: string, options?: PageOptions): Promise<TagPage>;
+
+  /**
+   * Sets a key's policy document (opaque text, 1..32768 characters; the
+   * server's policy language reads it). Changes the generation. Purged with
+   * the key. `NotFoundException` if the key does not exist.
+   */
+  putKeyPolicy(keyId: string, policy: string): Promise<void>;
+  /** A key's policy document, or `null` when none was set. `NotFoundException` if the key does not exist. */
+  getKeyPolicy(keyId: string): Promise<string | null>;
 
   /** Appends audit records in one transaction; returns their ids, in order. */
   appendAudit(records: readonly AuditRecord[]): Promise<number[]>;

@@ -28,6 +28,8 @@ export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_AUDIT_LIMIT = 10_000;
 /** The longest lease {@link checkTtl} allows: one day. */
 export const MAX_LEASE_TTL_MS = 86_400_000;
+/** The longest key policy document (AWS KMS's limit, in characters). */
+export const MAX_POLICY_LENGTH = 32_768;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ALIAS_NAME = /^alias\/[A-Za-z0-9/_-]+$/;

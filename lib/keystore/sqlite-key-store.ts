@@ -69,6 +69,8 @@ import {
   notFound,
   ownBytes,
   parseJobState,
+  checkString,
+  MAX_POLICY_LENGTH,
 } from './record-checks.js';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './sqlite-schema.js';
 
@@ -653,6 +655,7 @@ export class SqliteKeyStore implements KeyStore {
         throw conflict(`key ${id} was changed concurrently; re-read it and retry`);
       }
       this.#stmt('DELETE FROM tags WHERE key_id = ?').run(id);
+      this.#stmt('DELETE FROM key_policies WHERE key_id = ?').run(id);
       this.#stmt('DELETE FROM aliases WHERE key_id = ?').run(id);
       this.#stmt('DELETE FROM cmk_versions WHERE key_id = ?').run(id);
       this.#stmt('DELETE FROM cmks WHERE key_id = ?').run(id);
@@ -915,6 +918,32 @@ export class SqliteKeyStore implements KeyStore {
       return rows.length > limit && last !== undefined
         ? { tags, nextMarker: encodeMarker('tags', [last.tagKey]) }
         : { tags };
+    });
+  }
+
+  // ---- key policies ---------------------------------------------------------
+
+  /** {@inheritDoc KeyStore.putKeyPolicy} */
+  async putKeyPolicy(keyId: string, policy: string): Promise<void> {
+    const id = checkKeyIdArg(keyId);
+    const text = checkString('policy', policy, 1, MAX_POLICY_LENGTH);
+    this.#write(() => {
+      this.#requireKey(id);
+      this.#stmt(
+        `INSERT INTO key_policies (key_id, policy) VALUES (?, ?)
+         ON CONFLICT (key_id) DO UPDATE SET policy = excluded.policy`,
+      ).run(id, text);
+      this.#bumpGeneration();
+    });
+  }
+
+  /** {@inheritDoc KeyStore.getKeyPolicy} */
+  async getKeyPolicy(keyId: string): Promise<string | null> {
+    const id = checkKeyIdArg(keyId);
+    return this.#guard(() => {
+      this.#requireKey(id);
+      const row = this.#stmt('SELECT policy FROM key_policies WHERE key_id = ?').get(id) as { policy: string } | undefined;
+      return row?.policy ?? null;
     });
   }
 

@@ -100,6 +100,16 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
        ) STRICT`,
     ],
   },
+  {
+    version: 2,
+    description: 'key policies',
+    statements: [
+      `CREATE TABLE key_policies (
+         key_id TEXT PRIMARY KEY REFERENCES cmks (key_id) ON DELETE CASCADE,
+         policy TEXT NOT NULL
+       ) STRICT`,
+    ],
+  },
 ];
 
 /** The schema version this code writes and understands. */

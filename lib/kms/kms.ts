@@ -12,6 +12,7 @@ import { invalidArgType } from '../validate.js';
 import * as aliases from './aliases.js';
 import * as asymmetric from './asymmetric-operations.js';
 import { AuditWriter } from './audit-writer.js';
+import { currentCaller } from './caller.js';
 import { MAX_BLOB_LENGTH, MAX_PLAINTEXT_LENGTH } from './ciphertext-blob.js';
 import { describeDomainKeys, describeSetup, type KmsDescription } from './describe.js';
 import * as domainKeys from './domain-keys.js';
@@ -34,8 +35,13 @@ type Facts = symmetric.AuditFacts;
 const STATE_CHANGES: ReadonlySet<string> = new Set([
   'CreateKey', 'EnableKey', 'DisableKey', 'ScheduleKeyDeletion', 'CancelKeyDeletion', 'PurgeDeletedKeys',
   'CreateAlias', 'UpdateAlias', 'DeleteAlias', 'TagResource', 'UntagResource',
-  'EnableKeyRotation', 'DisableKeyRotation', 'RotateKeyOnDemand', 'PerformDueRotations', 'RotateDomainKey',
+  'EnableKeyRotation', 'DisableKeyRotation', 'RotateKeyOnDemand', 'PerformDueRotations', 'RotateDomainKey', 'PutKeyPolicy',
 ]);
+
+/** AWS KMS has one policy per key, named `default`. */
+function checkPolicyName(value: unknown): void {
+  if (value !== undefined && value !== 'default') throw new KmsError('ValidationException', 'The only policy name is "default"');
+}
 
 /**
  * The root, seen through a retry: an operation that finds no domain key
@@ -61,6 +67,34 @@ function refreshingRoot(root: RootOfTrust, refresh: () => Promise<boolean>): Roo
   });
 }
 
+/**
+ * The context of each open Kms, for front ends inside this package (the HTTP
+ * server resolves keys and reads policies without auditing a DescribeKey).
+ * Not exported from the package entry.
+ */
+const contexts = new WeakMap<Kms, KmsContext>();
+
+/** @internal The context of an open Kms (package-internal; see {@link contexts}). */
+export function kmsContext(kms: Kms): KmsContext {
+  const ctx = contexts.get(kms);
+  if (ctx === undefined) throw new TypeError('not a Kms');
+  return ctx;
+}
+
+/** A refusal made in front of the Kms (authentication, authorization, limits), for the audit trail. */
+export interface Refusal {
+  /** The operation asked for (`Unknown` when it could not be read). */
+  operation: string;
+  /** The key concerned, when known. */
+  keyId?: string | null;
+  /** The encryption-context keys of the request (never values). */
+  contextKeys?: string[];
+  /** The AWS error type returned, e.g. `AccessDeniedException`. */
+  errorCode: string;
+  /** The caller, when authenticated. */
+  principal?: string | null;
+}
+
 /** A key management service over a root of trust and a key store. */
 export class Kms {
   readonly #ctx: KmsContext;
@@ -74,6 +108,7 @@ export class Kms {
     this.#ctx = ctx;
     this.#ownsStore = ownsStore;
     this.#setup = setup;
+    contexts.set(this, ctx);
   }
 
   /** Opens (and on first use initialises) a KMS. See {@link KmsOptions} for the defaults. */
@@ -166,7 +201,7 @@ export class Kms {
       contextKeys: facts.contextKeys,
       outcome: errorCode === null ? 'success' : 'failure',
       errorCode,
-      principal: null,
+      principal: currentCaller(),
     });
   }
 
@@ -263,6 +298,51 @@ export class Kms {
 
   listResourceTags(request: { keyId: string; limit?: number; marker?: string }) {
     return this.#audited('ListResourceTags', this.#facts(request?.keyId), () => tags.listResourceTags(this.#ctx, request));
+  }
+
+  // --- Key policies (read by the HTTP server's authorization) -------------------------
+
+  /** The key's policy document (AWS's only policy name is `default`); `policy` is absent when none was set. */
+  getKeyPolicy(request: { keyId: string; policyName?: string }): Promise<{ policy?: string; policyName: string }> {
+    return this.#audited('GetKeyPolicy', this.#facts(request?.keyId), async (f) => {
+      const req = checkRequest('request', request);
+      checkPolicyName(req.policyName);
+      const key = await this.#ctx.resolver.resolve(req.keyId);
+      f.keyId = key.keyId;
+      const policy = await this.#ctx.store.getKeyPolicy(key.keyId);
+      return policy === null ? { policyName: 'default' } : { policy, policyName: 'default' };
+    });
+  }
+
+  /** Sets the key's policy document (1..32768 characters; the server checks its grammar before calling this). */
+  async putKeyPolicy(request: { keyId: string; policy: string; policyName?: string }): Promise<Record<string, never>> {
+    await this.#audited('PutKeyPolicy', this.#facts(request?.keyId), async (f) => {
+      const req = checkRequest('request', request);
+      checkPolicyName(req.policyName);
+      if (typeof req.policy !== 'string') throw new KmsError('ValidationException', 'policy must be a string');
+      const key = await this.#ctx.resolver.resolve(req.keyId);
+      f.keyId = key.keyId;
+      await this.#ctx.store.putKeyPolicy(key.keyId, req.policy);
+    });
+    return {};
+  }
+
+  /**
+   * Appends a refusal made before the KMS ran (authentication, authorization,
+   * rate limit) to the audit trail, so the trail shows every request turned away.
+   */
+  recordRefusal(refusal: Refusal): void {
+    if (this.#closed) return;
+    this.#ctx.audit.append({
+      time: this.#ctx.now(),
+      operation: String(refusal.operation).slice(0, 128),
+      keyId: refusal.keyId ?? null,
+      keyVersion: null,
+      contextKeys: refusal.contextKeys ?? [],
+      outcome: 'failure',
+      errorCode: refusal.errorCode,
+      principal: refusal.principal ?? currentCaller(),
+    });
   }
 
   // --- Rotation ----------------------------------------------------------------------

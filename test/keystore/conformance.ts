@@ -1030,6 +1030,37 @@ export function runKeyStoreConformance(name: string, makeStore: () => Promise<Ke
       });
     });
 
+    describe('key policies', () => {
+      let key: KeyRecord;
+
+      beforeEach(async () => {
+        await store.addDomainKey(domainKey(1));
+        key = await makeKey();
+      });
+
+      it('keeps one policy per key, replaced by putKeyPolicy, purged with the key', async () => {
+        expect(await store.getKeyPolicy(key.keyId)).toBeNull();
+        await store.putKeyPolicy(key.keyId, '{"Statement":[1]}');
+        await store.putKeyPolicy(key.keyId, '{"Statement":[2]}');
+        expect(await store.getKeyPolicy(key.keyId)).toBe('{"Statement":[2]}');
+        const other = await makeKey();
+        expect(await store.getKeyPolicy(other.keyId)).toBeNull();
+        // A policy does not touch the key record.
+        expect(await store.getKey(key.keyId)).toStrictEqual(key);
+        await store.deleteKey(key.keyId);
+        await expectKmsError(store.getKeyPolicy(key.keyId), 'NotFoundException');
+      });
+
+      it('refuses unknown keys and empty or oversized documents', async () => {
+        await expectKmsError(store.putKeyPolicy(randomUUID(), '{}'), 'NotFoundException');
+        await expectKmsError(store.getKeyPolicy(randomUUID()), 'NotFoundException');
+        await expectKmsError(store.putKeyPolicy(key.keyId, ''), 'ValidationException');
+        await expectKmsError(store.putKeyPolicy(key.keyId, 'x'.repeat(32_769)), 'ValidationException');
+        await expectKmsError(store.putKeyPolicy(key.keyId, 42 as unknown as string), 'ValidationException');
+        expect(await store.getKeyPolicy(key.keyId)).toBeNull();
+      });
+    });
+
     describe('generation', () => {
       beforeEach(async () => {
         await store.addDomainKey(domainKey(1));
@@ -1057,6 +1088,7 @@ export function runKeyStoreConformance(name: string, makeStore: () => Promise<Ke
         await step('deleteAlias', () => store.deleteAlias('alias/gen'));
         await step('tagResource', () => store.tagResource(key.keyId, [{ tagKey: 't', tagValue: 'v' }]));
         await step('untagResource', () => store.untagResource(key.keyId, ['t']));
+        await step('putKeyPolicy', () => store.putKeyPolicy(key.keyId, '{"Statement":[]}'));
         await step('deleteKey', () => store.deleteKey(key.keyId));
       });
 
@@ -1073,6 +1105,7 @@ export function runKeyStoreConformance(name: string, makeStore: () => Promise<Ke
         await store.listAliases();
         await store.listAliases({ keyId: key.keyId });
         await store.listResourceTags(key.keyId);
+        await store.getKeyPolicy(key.keyId);
         await store.listDomainKeys();
         await store.countVersionsWrappedUnder(1);
         await store.listVersionsWrappedUnder(1, 10);
