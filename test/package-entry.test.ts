@@ -9,7 +9,7 @@ const root = path.resolve(__dirname, '..') + path.sep;
 const EXPORTS = [
   'AbortError', 'AeadKey', 'ContentType', 'DEFAULT_FRAME_LENGTH', 'DEFAULT_SUITE_ID', 'DecryptionMaterials',
   'EncryptionMaterials', 'KMS_ERROR_CODES', 'KMS_PROVIDER_ID', 'Kms', 'KmsError', 'KmsKeyring', 'KmsServer',
-  'MultiKeyring', 'RawAesKeyring', 'RawRsaKeyring', 'SEAL_OVERHEAD', 'SIGNED_SUITE_ID', 'aead', 'createServer',
+  'MultiKeyring', 'Pkcs11Error', 'RawAesKeyring', 'RawRsaKeyring', 'SEAL_OVERHEAD', 'SIGNED_SUITE_ID', 'aead', 'createServer',
   'envelope',
 ];
 
