@@ -19,6 +19,12 @@ import type { DecryptionMaterials, EncryptionMaterials, Keyring } from './materi
 
 /** The provider id of EDKs wrapped by an hsmkms CMK. */
 export const KMS_PROVIDER_ID = 'hsmkms';
+/**
+ * EDKs the keyring decrypts: its own, and those of the AWS Encryption SDK's
+ * KMS keyring ("aws-kms") when they name one of its CMKs, as they do when
+ * that keyring talked to this KMS through the AWS-KMS-compatible server.
+ */
+const DECRYPTABLE_PROVIDERS: ReadonlySet<string> = new Set([KMS_PROVIDER_ID, 'aws-kms']);
 
 /** The KMS operations the keyring uses. */
 export type KeyringKms = Pick<Kms, 'generateDataKeyHandle' | 'generateDataKey' | 'encryptDataKey' | 'decryptDataKey' | 'describeKey'>;
@@ -87,7 +93,7 @@ export class KmsKeyring implements Keyring {
   async onDecrypt(materials: DecryptionMaterials, edks: readonly EncryptedDataKey[]): Promise<void> {
     const mine = await this.#keyArns();
     for (const edk of edks) {
-      if (edk.providerId !== KMS_PROVIDER_ID || !mine.has(edk.providerInfo)) continue;
+      if (!DECRYPTABLE_PROVIDERS.has(edk.providerId) || !mine.has(edk.providerInfo)) continue;
       try {
         const { dataKey } = await this.#kms.decryptDataKey({ ciphertextBlob: edk.encryptedDataKey, encryptionContext: { ...materials.encryptionContext }, keyId: edk.providerInfo });
         materials.setDataKey(dataKey);
