@@ -12,7 +12,9 @@ export type { KeyMetadata } from './kms/key-metadata.js';
 export type { KmsDescription, RootDescription } from './kms/describe.js';
 export type { EncryptionContext } from './encryption-context.js';
 export {
+  CachingKeyring,
   ContentType,
+  DataKeyCache,
   DEFAULT_FRAME_LENGTH,
   DEFAULT_SUITE_ID,
   DecryptionMaterials,
@@ -26,6 +28,7 @@ export {
   SIGNED_SUITE_ID,
 } from './envelope/index.js';
 export type {
+  CachingKeyringOptions,
   CommitmentPolicy,
   EncryptedDataKey,
   EnvelopeDecryptOptions,

@@ -7,10 +7,10 @@ import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..') + path.sep;
 const EXPORTS = [
-  'AbortError', 'AeadKey', 'ContentType', 'DEFAULT_FRAME_LENGTH', 'DEFAULT_SUITE_ID', 'DecryptionMaterials',
-  'EncryptionMaterials', 'KMS_ERROR_CODES', 'KMS_PROVIDER_ID', 'Kms', 'KmsError', 'KmsKeyring', 'KmsServer',
-  'MultiKeyring', 'Pkcs11Error', 'RawAesKeyring', 'RawRsaKeyring', 'SEAL_OVERHEAD', 'SIGNED_SUITE_ID', 'aead', 'createServer',
-  'envelope',
+  'AbortError', 'AeadKey', 'CachingKeyring', 'ContentType', 'DEFAULT_FRAME_LENGTH', 'DEFAULT_SUITE_ID', 'DataKeyCache',
+  'DecryptionMaterials', 'EncryptionMaterials', 'KMS_ERROR_CODES', 'KMS_PROVIDER_ID', 'Kms', 'KmsError', 'KmsKeyring',
+  'KmsServer', 'MultiKeyring', 'Pkcs11Error', 'RawAesKeyring', 'RawRsaKeyring', 'SEAL_OVERHEAD', 'SIGNED_SUITE_ID',
+  'aead', 'createServer', 'envelope',
 ];
 
 interface ChildResult {

@@ -107,7 +107,7 @@ export class EnvelopeEncryptStream extends Transform {
       (frame) => this.#emit(frame.out, frame.recycle),
       (error) => this.destroy(error),
     );
-    this.#setupPromise = prepareEncryption(opts).then((setup) => this.#start(setup));
+    this.#setupPromise = prepareEncryption(opts, expected).then((setup) => this.#start(setup));
     // A keyring failure before any write still ends the stream, typed.
     this.#setupPromise.catch((error: unknown) => this.destroy(asKmsError(error)));
   }

@@ -17,15 +17,19 @@ export class EncryptionMaterials {
   readonly encryptedDataKeys: EncryptedDataKey[] = [];
   #dataKey: AeadKey | undefined;
   #bytes: Uint8Array | undefined;
+  #release: (() => void) | undefined;
 
   /**
    * @param exposeBytes true when some keyring of this operation wraps the
    *   data key in JavaScript, so the generator must hand out its bytes too.
+   * @param plaintextLength the message's plaintext length when known up
+   *   front (a data-key cache counts bytes with it).
    */
   constructor(
     readonly suite: AlgorithmSuite,
     readonly encryptionContext: EncryptionContext,
     readonly exposeBytes: boolean,
+    readonly plaintextLength?: number,
   ) {}
 
   /** The data key, once the generator has made it. */
@@ -38,13 +42,28 @@ export class EncryptionMaterials {
     return this.#bytes;
   }
 
-  /** Called once, by the generator. `bytes` must be given when {@link exposeBytes}; this takes them over. */
-  setDataKey(key: AeadKey, bytes?: Uint8Array): void {
+  /**
+   * Called once, by the generator. `bytes` must be given when
+   * {@link exposeBytes}; this takes them over. A key lent by a cache comes
+   * with `release`, called instead of destroying the key when the operation
+   * is done with it.
+   */
+  setDataKey(key: AeadKey, bytes?: Uint8Array, release?: () => void): void {
     if (this.#dataKey !== undefined) throw new TypeError('The data key is already set');
     if (this.exposeBytes && bytes === undefined) throw new TypeError('This operation needs the data key bytes');
     this.#dataKey = key;
+    this.#release = release;
     if (this.exposeBytes) this.#bytes = bytes;
     else bytes?.fill(0);
+  }
+
+  /** The operation is done with the data key: destroys it, or hands a lent one back. */
+  releaseDataKey(): void {
+    const release = this.#release;
+    this.#release = undefined;
+    if (release !== undefined) release();
+    else this.#dataKey?.destroy();
+    this.#dataKey = undefined;
   }
 
   addEncryptedDataKey(edk: EncryptedDataKey): void {
@@ -75,6 +94,8 @@ export function generateDataKey(materials: EncryptionMaterials): void {
 /** What a keyring sees and fills in on decrypt. */
 export class DecryptionMaterials {
   #dataKey: PlaintextDataKey | undefined;
+  /** For a key lent by a cache: hands it back instead of destroying it. */
+  #release: (() => void) | undefined;
 
   constructor(
     readonly suite: AlgorithmSuite,
@@ -92,11 +113,12 @@ export class DecryptionMaterials {
    * bytes (wiped when the operation ends). Throws when the length is not
    * the suite's.
    */
-  setDataKey(key: AeadKey | Uint8Array): void {
+  setDataKey(key: AeadKey | Uint8Array, release?: () => void): void {
     if (this.#dataKey !== undefined) throw new TypeError('The data key is already set');
     if (key instanceof AeadKey) {
       if (this.suite.keyLength !== 32) throw new TypeError('Wrong data key length for the suite');
       this.#dataKey = key;
+      this.#release = release;
       return;
     }
     if (key.length !== this.suite.keyLength) {
@@ -113,13 +135,21 @@ export class DecryptionMaterials {
 
   /** Hands the data key over to the caller (which then wipes it); the materials forget it. */
   detachDataKey(): PlaintextDataKey | undefined {
+    if (this.#release !== undefined) throw new TypeError('A lent data key cannot be detached');
     const key = this.#dataKey;
     this.#dataKey = undefined;
     return key;
   }
 
-  /** Wipes the data key. */
+  /** Wipes the data key (or hands a lent one back). */
   dispose(): void {
+    const release = this.#release;
+    this.#release = undefined;
+    if (release !== undefined) {
+      this.#dataKey = undefined;
+      release();
+      return;
+    }
     if (this.#dataKey instanceof AeadKey) this.#dataKey.destroy();
     else this.#dataKey?.fill(0);
     this.#dataKey = undefined;

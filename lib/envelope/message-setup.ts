@@ -35,15 +35,14 @@ export interface EncryptionSetup {
 const MESSAGE_ID_LENGTH = 32;
 
 /** Gets a data key from the keyring and builds the header of a new message. */
-export async function prepareEncryption(opts: CheckedEncryptOptions): Promise<EncryptionSetup> {
+export async function prepareEncryption(opts: CheckedEncryptOptions, plaintextLength?: number): Promise<EncryptionSetup> {
   const { suite, keyring } = opts;
   const signer = suite.signature === undefined ? undefined : new MessageSigner(suite.signature);
   const encryptionContext: EncryptionContext = Object.freeze(signer === undefined ? opts.encryptionContext : { ...opts.encryptionContext, [PUBLIC_KEY_FIELD]: signer.publicKey });
-  const materials = new EncryptionMaterials(suite, encryptionContext, keyring.needsDataKeyBytes(true));
-  let dataKey: AeadKey | undefined;
+  const materials = new EncryptionMaterials(suite, encryptionContext, keyring.needsDataKeyBytes(true), plaintextLength);
   try {
     await keyring.onEncrypt(materials);
-    dataKey = materials.dataKey;
+    const dataKey = materials.dataKey;
     const edks = materials.encryptedDataKeys;
     if (dataKey === undefined || edks.length === 0) throw new KmsError('ValidationException', 'The keyring made no encrypted data key');
     if (edks.length > opts.maxEncryptedDataKeys) throw new KmsError('LimitExceededException', `The keyring made ${edks.length} encrypted data keys, more than maxEncryptedDataKeys`);
@@ -66,7 +65,7 @@ export async function prepareEncryption(opts: CheckedEncryptOptions): Promise<En
     return { header, headerBytes, contentKey, signer, dispose: () => contentKey.destroy() };
   } finally {
     materials.dispose();
-    dataKey?.destroy();
+    materials.releaseDataKey();
   }
 }
 

@@ -33,7 +33,7 @@ export async function encrypt(plaintext: Uint8Array, options: EnvelopeEncryptOpt
   const input = toBytes('plaintext', plaintext);
   const opts = checkEncryptOptions(options);
   const plan = planFrames(input.length, opts.frameLength);
-  const setup = await prepareEncryption(opts);
+  const setup = await prepareEncryption(opts, input.length);
   try {
     const headerLength = setup.headerBytes.length;
     const bodyEnd = headerLength + framedBodyLength(plan);

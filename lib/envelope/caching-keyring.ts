@@ -1,0 +1,261 @@
+/**
+ * A data-key cache in front of a keyring, with the Encryption SDK's caching
+ * limits: on encrypt, one data key (and its encrypted copies) serves many
+ * messages until it is `maxAge` old or has encrypted `maxMessagesEncrypted`
+ * messages or `maxBytesEncrypted` bytes; on decrypt, a data key unwrapped
+ * once serves every message carrying the same encrypted data keys, for
+ * `maxAge`. Entries are keyed by partition (one per keyring), suite and
+ * encryption context (plus, on decrypt, the encrypted data keys).
+ *
+ * Concurrent misses for one entry make one call to the keyring (single
+ * flight: the peer's caching CMM makes one per caller). Cached data keys are
+ * native key handles; an evicted one is wiped as soon as no message in
+ * flight still uses it.
+ *
+ * Not cached, by design: signed suites on encrypt (each message needs its own
+ * signing key, bound into the context the data key is wrapped with), v1
+ * suites without a KDF (their key is the content key), and encrypt calls
+ * whose plaintext length is not known up front (a stream without
+ * `plaintextLength`), since the byte limit could not be kept.
+ */
+import crypto from 'node:crypto';
+import type { AeadKey } from '../aead.js';
+import { KmsError } from '../errors.js';
+import { serializeEncryptionContext } from '../encryption-context.js';
+import { invalidArgType } from '../validate.js';
+import type { EncryptedDataKey } from './header-codec.js';
+import { DecryptionMaterials, EncryptionMaterials, isKeyring, type Keyring } from './materials.js';
+import type { AlgorithmSuite } from './suites.js';
+
+/** Options of {@link CachingKeyring}. */
+export interface CachingKeyringOptions {
+  /** The keyring whose data keys are cached (a KmsKeyring, typically). */
+  keyring: Keyring;
+  /** How long an entry may be used, in milliseconds (required, as in the Encryption SDK). */
+  maxAge: number;
+  /** Entries kept at most (least recently used go first; default 1000). Ignored when `cache` is given. */
+  capacity?: number;
+  /** Messages one cached data key may encrypt (default and maximum 2^32). */
+  maxMessagesEncrypted?: number;
+  /** Plaintext bytes one cached data key may encrypt (default and maximum 2^53 - 1). */
+  maxBytesEncrypted?: number;
+  /** A cache shared by several keyrings (each in its own partition). Default: a cache of this keyring's own. */
+  cache?: DataKeyCache;
+  /** Separates this keyring's entries in a shared cache (default: a random name, so nothing is shared by accident). */
+  partition?: string;
+}
+
+const MAX_MESSAGES = 2 ** 32;
+
+interface Entry {
+  readonly dataKey: AeadKey;
+  readonly edks: readonly EncryptedDataKey[];
+  readonly expiresAt: number;
+  messages: number;
+  bytes: number;
+  /** Operations using the key now; it is destroyed once evicted and unused. */
+  users: number;
+  evicted: boolean;
+}
+
+/** An LRU of data keys; share one between keyrings with the `cache` option. */
+export class DataKeyCache {
+  readonly capacity: number;
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(options: { capacity?: number } = {}) {
+    const capacity = options.capacity ?? 1000;
+    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new KmsError('ValidationException', 'capacity must be a positive integer');
+    this.capacity = capacity;
+  }
+
+  /** Entries held now. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** @internal The live entry for `key`, most recently used from now on. */
+  get(key: string, now: number): Entry | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= now) {
+      this.evict(key);
+      return undefined;
+    }
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    return entry;
+  }
+
+  /** @internal Adds an entry, evicting the least recently used beyond capacity. */
+  put(key: string, entry: Entry): void {
+    this.evict(key);
+    this.#entries.set(key, entry);
+    while (this.#entries.size > this.capacity) this.evict(this.#entries.keys().next().value as string);
+  }
+
+  /** @internal Drops an entry; its key is wiped now, or when its last user is done. */
+  evict(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    this.#entries.delete(key);
+    entry.evicted = true;
+    if (entry.users === 0) entry.dataKey.destroy();
+  }
+
+  /** Drops every entry (keys in use are wiped when their messages are done). */
+  clear(): void {
+    for (const key of [...this.#entries.keys()]) this.evict(key);
+  }
+}
+
+function positive(name: string, value: unknown, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new KmsError('ValidationException', `${name} must be an integer from 1 to ${max}`);
+  }
+  return value;
+}
+
+function hashKey(parts: (string | Uint8Array)[]): string {
+  const hash = crypto.createHash('sha256');
+  for (const part of parts) {
+    const bytes = typeof part === 'string' ? Buffer.from(part) : part;
+    hash.update(Buffer.from([bytes.length >>> 24, bytes.length >>> 16, bytes.length >>> 8, bytes.length]));
+    hash.update(bytes);
+  }
+  return hash.digest('base64');
+}
+
+function cacheable(suite: AlgorithmSuite): boolean {
+  return suite.kdf !== 'none';
+}
+
+/** A keyring that caches the data keys of another (see the file comment for what is and is not cached). */
+export class CachingKeyring implements Keyring {
+  readonly cache: DataKeyCache;
+  readonly partition: string;
+  readonly maxAge: number;
+  readonly maxMessagesEncrypted: number;
+  readonly maxBytesEncrypted: number;
+  readonly #keyring: Keyring;
+  readonly #inFlight = new Map<string, Promise<Entry | undefined>>();
+
+  constructor(options: CachingKeyringOptions) {
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
+    if (!isKeyring(options.keyring)) throw invalidArgType('options.keyring', 'a keyring', options.keyring);
+    if (options.cache !== undefined && !(options.cache instanceof DataKeyCache)) throw invalidArgType('options.cache', 'a DataKeyCache', options.cache);
+    if (options.partition !== undefined && (typeof options.partition !== 'string' || options.partition.length === 0)) {
+      throw invalidArgType('options.partition', 'a non-empty string', options.partition);
+    }
+    this.#keyring = options.keyring;
+    if (options.maxAge === undefined) throw new KmsError('ValidationException', 'maxAge is required: how long a cached data key may be used, in milliseconds');
+    this.maxAge = positive('maxAge', options.maxAge, 0, Number.MAX_SAFE_INTEGER);
+    this.maxMessagesEncrypted = positive('maxMessagesEncrypted', options.maxMessagesEncrypted, MAX_MESSAGES, MAX_MESSAGES);
+    this.maxBytesEncrypted = positive('maxBytesEncrypted', options.maxBytesEncrypted, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    this.cache = options.cache ?? new DataKeyCache({ ...(options.capacity !== undefined && { capacity: options.capacity }) });
+    this.partition = options.partition ?? crypto.randomUUID();
+  }
+
+  needsDataKeyBytes(asGenerator: boolean): boolean {
+    return this.#keyring.needsDataKeyBytes(asGenerator);
+  }
+
+  async onEncrypt(materials: EncryptionMaterials): Promise<void> {
+    const length = materials.plaintextLength;
+    if (
+      materials.dataKey !== undefined || materials.exposeBytes || materials.suite.signature !== undefined ||
+      !cacheable(materials.suite) || length === undefined || length > this.maxBytesEncrypted
+    ) {
+      return this.#keyring.onEncrypt(materials);
+    }
+    const key = hashKey(['encrypt', this.partition, String(materials.suite.id), serializeEncryptionContext(materials.encryptionContext)]);
+    for (;;) {
+      const entry = this.cache.get(key, Date.now()) ?? (await this.#singleFlight(key, () => this.#fillForEncrypt(materials)));
+      // Evicted between its fill and now (capacity pressure, or another caller used it up): fill again.
+      if (entry === undefined || entry.evicted) continue;
+      if (entry.messages + 1 > this.maxMessagesEncrypted || entry.bytes + length > this.maxBytesEncrypted) {
+        this.cache.evict(key);
+        continue;
+      }
+      entry.messages += 1;
+      entry.bytes += length;
+      this.#lend(entry, (release) => materials.setDataKey(entry.dataKey, undefined, release));
+      for (const edk of entry.edks) materials.addEncryptedDataKey(edk);
+      return;
+    }
+  }
+
+  async onDecrypt(materials: DecryptionMaterials, edks: readonly EncryptedDataKey[]): Promise<void> {
+    if (materials.dataKey !== undefined || !cacheable(materials.suite) || materials.suite.keyLength !== 32) {
+      return this.#keyring.onDecrypt(materials, edks);
+    }
+    const parts: (string | Uint8Array)[] = ['decrypt', this.partition, String(materials.suite.id), serializeEncryptionContext(materials.encryptionContext)];
+    for (const edk of edks) parts.push(edk.providerId, edk.rawInfo, edk.encryptedDataKey);
+    const key = hashKey(parts);
+    const entry = this.cache.get(key, Date.now()) ?? (await this.#singleFlight(key, () => this.#fillForDecrypt(materials, edks)));
+    if (entry === undefined) return; // no EDK opened: decrypt fails as it would without the cache
+    if (entry.evicted) return this.#keyring.onDecrypt(materials, edks);
+    this.#lend(entry, (release) => materials.setDataKey(entry.dataKey, release));
+  }
+
+  /** One call to the keyring per missing entry, however many callers miss it at once. */
+  #singleFlight(key: string, fill: () => Promise<Entry | undefined>): Promise<Entry | undefined> {
+    let pending = this.#inFlight.get(key);
+    if (pending === undefined) {
+      pending = fill().then(
+        (entry) => {
+          this.#inFlight.delete(key);
+          if (entry !== undefined) this.cache.put(key, entry);
+          return entry;
+        },
+        (error: unknown) => {
+          this.#inFlight.delete(key);
+          throw error;
+        },
+      );
+      this.#inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  async #fillForEncrypt(materials: EncryptionMaterials): Promise<Entry | undefined> {
+    // The keyring works on materials of its own; the cache keeps its key.
+    const own = new EncryptionMaterials(materials.suite, materials.encryptionContext, false, materials.plaintextLength);
+    await this.#keyring.onEncrypt(own);
+    const dataKey = own.dataKey;
+    if (dataKey === undefined || own.encryptedDataKeys.length === 0) {
+      own.releaseDataKey();
+      throw new KmsError('ValidationException', 'The cached keyring made no data key');
+    }
+    return this.#entry(dataKey, own.encryptedDataKeys);
+  }
+
+  async #fillForDecrypt(materials: DecryptionMaterials, edks: readonly EncryptedDataKey[]): Promise<Entry | undefined> {
+    const own = new DecryptionMaterials(materials.suite, materials.encryptionContext);
+    await this.#keyring.onDecrypt(own, edks);
+    const dataKey = own.detachDataKey();
+    if (dataKey === undefined) return undefined;
+    if (dataKey instanceof Uint8Array) {
+      dataKey.fill(0);
+      return undefined;
+    }
+    return this.#entry(dataKey, []);
+  }
+
+  #entry(dataKey: AeadKey, edks: readonly EncryptedDataKey[]): Entry {
+    return { dataKey, edks: Object.freeze([...edks]), expiresAt: Date.now() + this.maxAge, messages: 0, bytes: 0, users: 0, evicted: false };
+  }
+
+  /** Lends the entry's key to one operation; the release hook wipes it if it was evicted meanwhile. */
+  #lend(entry: Entry, give: (release: () => void) => void): void {
+    entry.users += 1;
+    let released = false;
+    give(() => {
+      if (released) return;
+      released = true;
+      entry.users -= 1;
+      if (entry.evicted && entry.users === 0) entry.dataKey.destroy();
+    });
+  }
+}
