@@ -54,11 +54,19 @@ as_owner "$INITDB" -D "$dir/data" -U hsmkms --auth=trust --encoding=UTF8 --local
   cat "$dir/initdb.log" >&2
   exit 1
 }
-# Tests are many short connections from several processes; durability of a
-# throw-away cluster does not matter, so skip fsync.
-as_owner "$PG_CTL" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-  -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-  start >/dev/null || {
+# Settings go into postgresql.conf, so a plain `pg_ctl start` (a test that
+# restarts the server) comes back the same. Tests are many short connections
+# from several processes, and a throw-away cluster needs no durability.
+cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+max_connections = 300
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
+as_owner "$PG_CTL" -D "$dir/data" -l "$dir/server.log" -w -t 30 start >/dev/null || {
   cat "$dir/server.log" >&2
   exit 1
 }

@@ -123,6 +123,9 @@ interface Runner {
   q<R extends pg.QueryResultRow>(sql: string, params?: Param[]): Promise<pg.QueryResult<R>>;
 }
 
+/** Pooled connections that already have an 'error' listener (connections are reused). */
+const guarded = new WeakSet<pg.PoolClient>();
+
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
@@ -264,6 +267,12 @@ export class PostgresKeyStore implements KeyStore {
         client = await this.#database().connect();
       } catch (error) {
         throw toKmsError(error);
+      }
+      // A connection lost while checked out (server restart) emits 'error' on the client;
+      // unheard, it would end the process. The failing statement reports it instead.
+      if (!guarded.has(client)) {
+        guarded.add(client);
+        client.on('error', () => undefined);
       }
       try {
         await this.#runner(client).q('BEGIN');

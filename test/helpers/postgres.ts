@@ -21,8 +21,7 @@ export function postgresUrl(): string {
     const out = execFileSync('bash', [SCRIPT], { encoding: 'utf8' });
     const value = (name: string): string => /^(\w+)=(.*)$/m.exec(out.split('\n').find((l) => l.startsWith(`${name}=`)) ?? '')?.[2] ?? '';
     started = { url: value('HSMKMS_TEST_POSTGRES_URL'), dir: value('HSMKMS_TEST_POSTGRES_DIR') };
-    const dir = started.dir;
-    process.on('exit', () => execFileSync('bash', [SCRIPT, 'stop', dir]));
+    process.on('exit', stopStarted);
     process.env.HSMKMS_TEST_POSTGRES_URL = started.url;
   }
   return started.url;
@@ -51,7 +50,18 @@ export async function adminQuery(sql: string, params: unknown[] = []): Promise<p
   }
 }
 
-/** A fresh database of its own for one test file; `drop()` removes it (closing whatever still uses it). */
+/** Stops the server this process started, if any (vitest may end a worker without an 'exit' event). */
+function stopStarted(): void {
+  if (started === undefined) return;
+  const { dir } = started;
+  started = undefined;
+  execFileSync('bash', [SCRIPT, 'stop', dir]);
+}
+
+/**
+ * A fresh database of its own for one test file; `drop()` removes it
+ * (closing whatever still uses it), and stops the server if this process started it.
+ */
 export async function freshDatabase(prefix = 't'): Promise<{ url: string; name: string; drop(): Promise<void> }> {
   const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
   await adminQuery(`CREATE DATABASE ${name}`);
@@ -60,6 +70,7 @@ export async function freshDatabase(prefix = 't'): Promise<{ url: string; name: 
     url: withDatabase(postgresUrl(), name),
     drop: async () => {
       await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      stopStarted();
     },
   };
 }
