@@ -22,6 +22,8 @@ const SUITES = {
   memory: { file: 'aead/memory.mjs', flags: [] },
   // HSM operations against pkcs11js on a fresh SoftHSM2 token (own report).
   pkcs11: { file: 'pkcs11/hsm.mjs', flags: ['--expose-gc'], report: 'pkcs11' },
+  // 8 node processes on one private PostgreSQL; writes results/multinode.{json,md} itself.
+  multinode: { file: 'multinode/cluster.mjs', flags: [], report: 'multinode' },
 };
 
 function parseArgs(argv) {
@@ -162,6 +164,9 @@ meta.loadavg.end = os.loadavg();
 meta.durationSec = (Date.now() - t0) / 1000;
 meta.suites = args.suites;
 
+const multinode = suites.multinode;
+delete suites.multinode;
+if (multinode) process.stdout.write(multinode.markdown);
 // The pkcs11 suite has its own report; the rest is the AEAD report.
 const pkcs11 = suites.pkcs11;
 delete suites.pkcs11;
