@@ -59,6 +59,26 @@ export async function getKeyRotationStatus(ctx: KmsContext, request: { keyId: st
   };
 }
 
+/**
+ * Makes the next version's material in the root and adds it as primary if
+ * `current` is still the stored row version (else ConflictException).
+ */
+async function addNextVersion(ctx: KmsContext, current: KeyRecord, rotationType: RotationType): Promise<KeyRecord> {
+  const domainVersion = ctx.activeDomainVersion;
+  const material = await ctx.root.generateKey(current.keySpec, current.keyUsage, domainVersion);
+  const updated = await ctx.store.addKeyVersion(current.keyId, current.rowVersion, {
+    keyId: current.keyId,
+    version: current.primaryVersion + 1,
+    createdAt: ctx.now(),
+    domainKeyVersion: domainVersion,
+    wrapped: material.blob,
+    publicKey: null,
+    rotationType,
+  });
+  ctx.resolver.forgetKey(current.keyId);
+  return updated;
+}
+
 /** Adds one version (material made in the root); retries on a concurrent change so every request adds exactly one. */
 export async function addVersion(ctx: KmsContext, keyId: string, rotationType: RotationType): Promise<KeyRecord> {
   return retryOnConflict(async () => {
@@ -66,19 +86,7 @@ export async function addVersion(ctx: KmsContext, keyId: string, rotationType: R
     if (current === null) throw new KmsError('NotFoundException', 'The key does not exist');
     checkUsable(current);
     requireSymmetric(current);
-    const domainVersion = ctx.activeDomainVersion;
-    const material = await ctx.root.generateKey(current.keySpec, current.keyUsage, domainVersion);
-    const updated = await ctx.store.addKeyVersion(keyId, current.rowVersion, {
-      keyId,
-      version: current.primaryVersion + 1,
-      createdAt: ctx.now(),
-      domainKeyVersion: domainVersion,
-      wrapped: material.blob,
-      publicKey: null,
-      rotationType,
-    });
-    ctx.resolver.forgetKey(keyId);
-    return updated;
+    return addNextVersion(ctx, current, rotationType);
   });
 }
 
@@ -148,18 +156,7 @@ async function rotateIfDue(ctx: KmsContext, keyId: string, now: number): Promise
     if (due > now) return added; // done, by us or by a concurrent run
     const newest = await ctx.store.getKeyVersion(keyId, current.primaryVersion);
     if (newest === null || newest.createdAt.getTime() < due) {
-      const domainVersion = ctx.activeDomainVersion;
-      const material = await ctx.root.generateKey(current.keySpec, current.keyUsage, domainVersion);
-      current = await ctx.store.addKeyVersion(keyId, current.rowVersion, {
-        keyId,
-        version: current.primaryVersion + 1,
-        createdAt: ctx.now(),
-        domainKeyVersion: domainVersion,
-        wrapped: material.blob,
-        publicKey: null,
-        rotationType: 'AUTOMATIC',
-      });
-      ctx.resolver.forgetKey(keyId);
+      current = await addNextVersion(ctx, current, 'AUTOMATIC');
       added = true;
     }
     const period = (current.rotationPeriodInDays ?? 365) * DAY_MS;
