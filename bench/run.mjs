@@ -32,6 +32,8 @@ const SUITES = {
   envelope: { file: 'envelope/envelope.mjs', flags: ['--expose-gc'] },
   // Encrypt over the AWS-KMS-compatible HTTP server (own report).
   server: { file: 'server/http.mjs', flags: [] },
+  // 8 node processes on one private PostgreSQL; writes results/multinode.{json,md} itself.
+  multinode: { file: 'multinode/cluster.mjs', flags: [] },
 };
 
 // Suites with a report of their own: bench/results/<name>.{json,md}.
@@ -180,6 +182,9 @@ meta.loadavg.end = os.loadavg();
 meta.durationSec = (Date.now() - t0) / 1000;
 meta.suites = args.suites;
 
+const multinode = suites.multinode;
+delete suites.multinode;
+if (multinode) process.stdout.write(multinode.markdown);
 // Suites with their own report; the rest is the AEAD report.
 for (const [name, report] of Object.entries(OWN_REPORTS)) {
   const suite = suites[name];

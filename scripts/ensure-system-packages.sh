@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need when they are missing (as root;
 # otherwise says what to install). softhsm2 and opensc give the PKCS#11 token
-# and pkcs11-tool; cmake (with make) builds the native ctest suite.
+# and pkcs11-tool; cmake (with make) builds the native ctest suite;
+# postgresql gives initdb/pg_ctl for the private test server (start-postgres.sh).
 set -euo pipefail
 need=()
 command -v cmake >/dev/null || need+=(cmake)
@@ -10,6 +11,7 @@ command -v make >/dev/null || need+=(make)  # node-gyp and the CMake presets' ge
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null || need+=(opensc)
 [ -e /usr/include/openssl/evp.h ] || need+=(libssl-dev)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing system packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2

@@ -2,6 +2,8 @@
 # The one test command (README, .ci/run): installs what the tests need,
 # builds with warnings as errors, runs the native ctest suite under
 # ASan+UBSan, then every vitest suite, and prints "N passed, N failed".
+# The PostgreSQL suites get a private server (scripts/start-postgres.sh),
+# stopped on exit, unless HSMKMS_TEST_POSTGRES_URL already names one.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export HSMKMS_WERROR=1
@@ -17,6 +19,12 @@ if [ -f "$results/ctest.xml" ]; then
   read -r native_passed native_failed < <(node scripts/count-junit.mjs "$results/ctest.xml")
 else
   native_failed=1
+fi
+
+if [ -z "${HSMKMS_TEST_POSTGRES_URL:-}" ]; then
+  pg_env=$(bash scripts/start-postgres.sh) || exit 1
+  while IFS='=' read -r name value; do export "$name=$value"; done <<<"$pg_env"
+  trap 'bash scripts/start-postgres.sh stop "$HSMKMS_TEST_POSTGRES_DIR"' EXIT
 fi
 
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json"

@@ -1,6 +1,7 @@
 /**
  * The key store layer: the {@link KeyStore} interface every backend
- * implements, the embedded SQLite backend, and {@link openKeyStore}.
+ * implements, the embedded SQLite backend, the PostgreSQL backend for many
+ * nodes, and {@link openKeyStore}.
  *
  * @packageDocumentation
  */
@@ -23,6 +24,8 @@ export type {
   KeySpec,
   KeyState,
   KeyStore,
+  KeyStoreChange,
+  KeyStoreStats,
   KeyUsage,
   KeyVersionCursor,
   KeyVersionPage,
@@ -40,5 +43,9 @@ export { SqliteKeyStore } from './sqlite-key-store.js';
 export type { SqliteDiagnostics, SqliteKeyStoreOptions } from './sqlite-key-store.js';
 export { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './sqlite-schema.js';
 export type { SqliteMigration } from './sqlite-schema.js';
+export { PostgresKeyStore } from './postgres-key-store.js';
+export type { PostgresKeyStoreOptions } from './postgres-key-store.js';
+export { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-schema.js';
+export type { PostgresMigration } from './postgres-schema.js';
 export { openKeyStore } from './open-key-store.js';
-export type { OpenKeyStoreOptions } from './open-key-store.js';
+export type { KeyStoreSpec, OpenKeyStoreOptions } from './open-key-store.js';

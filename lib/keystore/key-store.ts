@@ -290,6 +290,29 @@ export interface KeyVersionCursor {
   version: number;
 }
 
+/** What {@link KeyStore.stats} reports: the work a store sent to its database since it opened. */
+export interface KeyStoreStats {
+  /** Statements sent to the database (BEGIN and COMMIT included). */
+  queries: number;
+  /** Calls of each store method that reached the database, by method name. */
+  calls: Readonly<Record<string, number>>;
+}
+
+/**
+ * A hint that key state changed, from another process or node
+ * ({@link KeyStore.watchChanges}). `keyId` or `aliasName` names what changed;
+ * with neither, anything may have changed (a missed-notification resync).
+ * A hint only: it may be late or lost, so caches still expire.
+ */
+export interface KeyStoreChange {
+  /** The store generation after the change, when known. */
+  generation?: number;
+  /** The key whose state, versions or tags changed. */
+  keyId?: string;
+  /** The alias that was created, re-pointed or deleted. */
+  aliasName?: string;
+}
+
 /**
  * The key store. One instance is one connection (or pool); it is not shared
  * across processes, but any number of processes may open the same store.
@@ -420,4 +443,13 @@ export interface KeyStore {
   takeOverLease(name: string, staleOwner: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Gives a lease up if `owner` holds it; returns whether it did. */
   releaseLease(name: string, owner: string): Promise<boolean>;
+
+  /** Optional: counters of the queries this instance sent (for tests and capacity planning). */
+  stats?(): KeyStoreStats;
+  /**
+   * Optional: calls `listener` with hints of changes committed by any
+   * instance on the same database (PostgreSQL LISTEN/NOTIFY). Returns a
+   * function that stops the calls. Hints may be lost; never rely on them alone.
+   */
+  watchChanges?(listener: (change: KeyStoreChange) => void): () => void;
 }

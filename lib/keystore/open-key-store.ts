@@ -4,6 +4,7 @@
  */
 import { KmsError } from '../errors.js';
 import type { KeyStore } from './key-store.js';
+import { PostgresKeyStore, type PostgresKeyStoreOptions } from './postgres-key-store.js';
 import { SqliteKeyStore, type SqliteKeyStoreOptions } from './sqlite-key-store.js';
 
 /** Options of {@link openKeyStore}. */
@@ -12,7 +13,12 @@ export interface OpenKeyStoreOptions {
   migrate?: boolean;
   /** Options for a SQLite store. */
   sqlite?: SqliteKeyStoreOptions;
+  /** Options for a PostgreSQL store named by a URL (merged under `connectionString`). */
+  postgres?: Omit<PostgresKeyStoreOptions, 'connectionString'>;
 }
+
+/** A key store named by configuration: a path or URL, or `{ postgres: PoolConfig fields }`. */
+export type KeyStoreSpec = string | { postgres: PostgresKeyStoreOptions };
 
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
 
@@ -20,13 +26,19 @@ const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
  * Opens a key store named by `spec`:
  * - a file path, or `sqlite:<path>` (also `sqlite://<absolute path>`): the
  *   embedded SQLite store, created if missing; `:memory:` for a throw-away one;
- * - `postgres://` / `postgresql://`: refused for now (`ValidationException`);
- *   the PostgreSQL backend comes later.
+ * - `postgres://...` / `postgresql://...`: a {@link PostgresKeyStore}, a pool
+ *   on that database (node-postgres parses the URL, `sslmode` included);
+ * - `{ postgres: { connectionString?, host?, port?, user?, password?,
+ *   database?, ssl?, max?, schema?, listen? } }`: the same, from node-postgres
+ *   `PoolConfig` fields passed through.
  *
  * By default the schema is migrated. Messages never echo the spec of a
  * network database, which may carry a password.
  */
-export async function openKeyStore(spec: string, options: OpenKeyStoreOptions = {}): Promise<KeyStore> {
+export async function openKeyStore(spec: KeyStoreSpec, options: OpenKeyStoreOptions = {}): Promise<KeyStore> {
+  if (typeof spec === 'object' && spec !== null && 'postgres' in spec) {
+    return migrated(await PostgresKeyStore.open({ ...options.postgres, ...spec.postgres }), options);
+  }
   if (typeof spec !== 'string' || spec.trim().length === 0) {
     throw new KmsError('ValidationException', 'key store spec must be a non-empty string');
   }
@@ -38,19 +50,20 @@ export async function openKeyStore(spec: string, options: OpenKeyStoreOptions = 
   } else {
     const scheme = SCHEME.exec(spec)?.[1]?.toLowerCase();
     if (scheme === 'postgres' || scheme === 'postgresql') {
-      throw new KmsError(
-        'ValidationException',
-        'PostgreSQL key stores are not supported by this version of hsmkms yet; use a SQLite file path or sqlite:<path>',
-      );
+      return migrated(await PostgresKeyStore.open({ ...options.postgres, connectionString: spec }), options);
     }
     if (scheme !== undefined) {
       throw new KmsError(
         'ValidationException',
-        `unsupported key store scheme '${scheme}:'; use a SQLite file path or sqlite:<path>`,
+        `unsupported key store scheme '${scheme}:'; use a SQLite file path, sqlite:<path> or postgres://...`,
       );
     }
   }
-  const store = await SqliteKeyStore.open(path, options.sqlite);
+  return migrated(await SqliteKeyStore.open(path, options.sqlite), options);
+}
+
+/** Migrates a just-opened store unless told not to; closes it if that fails. */
+async function migrated(store: KeyStore, options: OpenKeyStoreOptions): Promise<KeyStore> {
   if (options.migrate !== false) {
     try {
       await store.migrate();

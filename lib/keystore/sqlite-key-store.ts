@@ -73,6 +73,21 @@ import {
   MAX_POLICY_LENGTH,
 } from './record-checks.js';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './sqlite-schema.js';
+import {
+  aliasFromRow,
+  auditFromRow,
+  domainKeyFromRow,
+  jobFromRow,
+  keyFromRow,
+  versionFromRow,
+  type AliasRow,
+  type AuditRow,
+  type CmkRow,
+  type DomainKeyRow,
+  type JobRow,
+  type TagRow,
+  type VersionRow,
+} from './store-rows.js';
 
 /** Options of {@link SqliteKeyStore.open}. */
 export interface SqliteKeyStoreOptions {
@@ -100,74 +115,6 @@ export interface SqliteDiagnostics {
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-interface CmkRow {
-  key_id: string;
-  description: string;
-  key_spec: string;
-  key_usage: string;
-  key_state: string;
-  creation_date: number;
-  deletion_date: number | null;
-  pending_window_in_days: number | null;
-  primary_version: number;
-  rotation_enabled: number;
-  rotation_period_in_days: number | null;
-  next_rotation_date: number | null;
-  row_version: number;
-  origin: string;
-}
-
-interface VersionRow {
-  key_id: string;
-  version: number;
-  created_at: number;
-  domain_key_version: number;
-  wrapped: Uint8Array;
-  public_key: Uint8Array | null;
-  rotation_type: string;
-}
-
-interface DomainKeyRow {
-  version: number;
-  provider: string;
-  reference: string;
-  sealed: Uint8Array | null;
-  state: string;
-  created_at: number;
-}
-
-interface AliasRow {
-  alias_name: string;
-  key_id: string;
-  creation_date: number;
-  last_updated_date: number;
-}
-
-interface TagRow {
-  tag_key: string;
-  tag_value: string;
-}
-
-interface AuditRow {
-  id: number;
-  time: number;
-  operation: string;
-  key_id: string | null;
-  key_version: number | null;
-  context_keys: string;
-  outcome: string;
-  error_code: string | null;
-  principal: string | null;
-}
-
-interface JobRow {
-  name: string;
-  state: string | null;
-  row_version: number;
-  lease_owner: string | null;
-  lease_expires_at: number | null;
-}
-
 const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
 
 const CREATE_SCHEMA_VERSION = `CREATE TABLE IF NOT EXISTS schema_version (
@@ -175,87 +122,8 @@ const CREATE_SCHEMA_VERSION = `CREATE TABLE IF NOT EXISTS schema_version (
   version INTEGER NOT NULL
 ) STRICT`;
 
-function dateOrNull(ms: number | null): Date | null {
-  return ms === null ? null : new Date(ms);
-}
-
 function msOrNull(date: Date | null): number | null {
   return date === null ? null : date.getTime();
-}
-
-function keyFromRow(r: CmkRow): KeyRecord {
-  return {
-    keyId: r.key_id,
-    description: r.description,
-    keySpec: r.key_spec as KeySpec,
-    keyUsage: r.key_usage as KeyUsage,
-    keyState: r.key_state as KeyState,
-    creationDate: new Date(r.creation_date),
-    deletionDate: dateOrNull(r.deletion_date),
-    pendingWindowInDays: r.pending_window_in_days,
-    primaryVersion: r.primary_version,
-    rotationEnabled: r.rotation_enabled === 1,
-    rotationPeriodInDays: r.rotation_period_in_days,
-    nextRotationDate: dateOrNull(r.next_rotation_date),
-    rowVersion: r.row_version,
-    origin: 'AWS_KMS',
-  };
-}
-
-function versionFromRow(r: VersionRow): KeyVersionRecord {
-  return {
-    keyId: r.key_id,
-    version: r.version,
-    createdAt: new Date(r.created_at),
-    domainKeyVersion: r.domain_key_version,
-    wrapped: ownBytes(r.wrapped),
-    publicKey: r.public_key === null ? null : ownBytes(r.public_key),
-    rotationType: r.rotation_type as RotationType,
-  };
-}
-
-function domainKeyFromRow(r: DomainKeyRow): DomainKeyRecord {
-  return {
-    version: r.version,
-    provider: r.provider as DomainKeyRecord['provider'],
-    reference: r.reference,
-    sealed: r.sealed === null ? null : ownBytes(r.sealed),
-    state: r.state as DomainKeyState,
-    createdAt: new Date(r.created_at),
-  };
-}
-
-function aliasFromRow(r: AliasRow): AliasRecord {
-  return {
-    aliasName: r.alias_name,
-    keyId: r.key_id,
-    creationDate: new Date(r.creation_date),
-    lastUpdatedDate: new Date(r.last_updated_date),
-  };
-}
-
-function auditFromRow(r: AuditRow): StoredAuditRecord {
-  return {
-    id: r.id,
-    time: new Date(r.time),
-    operation: r.operation,
-    keyId: r.key_id,
-    keyVersion: r.key_version,
-    contextKeys: JSON.parse(r.context_keys) as string[],
-    outcome: r.outcome as AuditRecord['outcome'],
-    errorCode: r.error_code,
-    principal: r.principal,
-  };
-}
-
-function jobFromRow(r: JobRow): JobRecord {
-  return {
-    name: r.name,
-    state: parseJobState(r.state),
-    rowVersion: r.row_version,
-    leaseOwner: r.lease_owner,
-    leaseExpiresAt: dateOrNull(r.lease_expires_at),
-  };
 }
 
 function keyParams(k: KeyRecord): Record<string, string | number | null> {

@@ -7,7 +7,7 @@
  * BLOBs, job state and audit context keys JSON text. Tables are STRICT.
  */
 
-/** One schema step. */
+/** One schema step (PostgreSQL migrations have the same shape). */
 export interface SqliteMigration {
   /** The schema version this step leads to (1, 2, ...; consecutive). */
   readonly version: number;

@@ -25,7 +25,7 @@ export interface RootDescription {
 /** The result of {@link Kms.describe}. */
 export interface KmsDescription {
   rootOfTrust: RootDescription;
-  /** `sqlite` with its file, or `custom` for a KeyStore the caller opened. */
+  /** `sqlite` with its file, `postgres` (with the URL, password masked, when one was given), or `custom` for a KeyStore the caller opened. */
   store: { kind: 'sqlite' | 'postgres' | 'custom'; location?: string };
   /** The domain key new material is wrapped under. */
   activeDomainKeyVersion: number;
@@ -34,7 +34,7 @@ export interface KmsDescription {
 }
 
 /** The static half, fixed at open. */
-export function describeSetup(root: RootOptions, dir: string, store: string | KeyStore): Pick<KmsDescription, 'rootOfTrust' | 'store'> {
+export function describeSetup(root: RootOptions, dir: string, store: string | KeyStore | { postgres: object }): Pick<KmsDescription, 'rootOfTrust' | 'store'> {
   let rootOfTrust: RootDescription;
   if ('pkcs11' in root) {
     const { module, tokenLabel } = root.pkcs11;
@@ -50,6 +50,7 @@ export function describeSetup(root: RootOptions, dir: string, store: string | Ke
       passphrase,
     };
   }
+  if (typeof store === 'object' && 'postgres' in store) return { rootOfTrust, store: { kind: 'postgres' } };
   if (typeof store !== 'string') return { rootOfTrust, store: { kind: 'custom' } };
   // Never show a password a connection string may carry.
   if (/^postgres(ql)?:/.test(store)) return { rootOfTrust, store: { kind: 'postgres', location: store.replace(/\/\/[^@/]*@/, '//***@') } };

@@ -8,7 +8,7 @@ import { KmsError } from '../errors.js';
 import type { DomainKeyRecord } from '../keystore/index.js';
 import type { KmsContext } from './kms-context.js';
 import { wrappedKey } from './kms-context.js';
-import { withLease } from './leases.js';
+import { withLease, withLeaseIfFree, type HeldLease } from './leases.js';
 
 const INIT_LEASE = 'domain-key-init';
 const REWRAP_LEASE = 'domain-key-rewrap';
@@ -106,40 +106,48 @@ export async function rotateDomainKey(ctx: KmsContext): Promise<number> {
  * held under the newest, then retires the emptied domain keys. Resumable:
  * each version is re-wrapped with a compare-and-set, so a crash loses nothing
  * and a second run continues where the first stopped. `shouldStop` lets
- * close() end it between batches.
+ * close() end it between batches. With `onlyIfFree`, it returns 0 at once
+ * when another live process holds the re-wrap lease (it is doing the job).
  */
-export async function rewrapToNewest(ctx: KmsContext, shouldStop: () => boolean = () => false): Promise<number> {
-  return withLease(ctx.store, REWRAP_LEASE, async (lease) => {
-    const records = await ctx.store.listDomainKeys();
-    const target = newestUsable(records);
-    ctx.activeDomainVersion = Math.max(ctx.activeDomainVersion, target);
-    // A token cannot re-wrap (root-of-trust.ts rewrapKey): older domain keys stay to unwrap what they hold.
-    if (!canRewrap(ctx)) return 0;
-    let rewrapped = 0;
-    for (const record of records) {
-      // A retired domain key is visited too: a KMS that had not yet seen the
-      // rotation may have wrapped a new key under it after it was emptied.
-      if (record.version === target) continue;
-      for (;;) {
-        // A holder that lost its lease (a pause longer than it) stops: another process may run the job now.
-        if (shouldStop() || !(await lease.stillHeld())) return rewrapped;
-        const batch = await ctx.store.listVersionsWrappedUnder(record.version, REWRAP_BATCH);
-        if (batch.length === 0) break;
-        for (const version of batch) {
-          const key = await ctx.store.getKey(version.keyId);
-          if (key === null) continue;
-          const moved = await ctx.root.rewrapKey(wrappedKey(key, version), target);
-          await ctx.store.rewrapKeyVersion(version.keyId, version.version, record.version, target, moved.blob);
-          ctx.resolver.forgetVersion(version.keyId, version.version);
-          rewrapped++;
-        }
-      }
-      if (record.state === 'active' && (await ctx.store.countVersionsWrappedUnder(record.version)) === 0) {
-        await ctx.store.setDomainKeyState(record.version, 'retired');
+export async function rewrapToNewest(
+  ctx: KmsContext,
+  shouldStop: () => boolean = () => false,
+  onlyIfFree = false,
+): Promise<number> {
+  const run = (lease: HeldLease) => rewrapUnderLease(ctx, lease, shouldStop);
+  return onlyIfFree ? ((await withLeaseIfFree(ctx.store, REWRAP_LEASE, run)) ?? 0) : withLease(ctx.store, REWRAP_LEASE, run);
+}
+
+async function rewrapUnderLease(ctx: KmsContext, lease: HeldLease, shouldStop: () => boolean): Promise<number> {
+  const records = await ctx.store.listDomainKeys();
+  const target = newestUsable(records);
+  ctx.activeDomainVersion = Math.max(ctx.activeDomainVersion, target);
+  // A token cannot re-wrap (root-of-trust.ts rewrapKey): older domain keys stay to unwrap what they hold.
+  if (!canRewrap(ctx)) return 0;
+  let rewrapped = 0;
+  for (const record of records) {
+    // A retired domain key is visited too: a KMS that had not yet seen the
+    // rotation may have wrapped a new key under it after it was emptied.
+    if (record.version === target) continue;
+    for (;;) {
+      // A holder that lost its lease (a pause longer than it) stops: another process may run the job now.
+      if (shouldStop() || !(await lease.stillHeld())) return rewrapped;
+      const batch = await ctx.store.listVersionsWrappedUnder(record.version, REWRAP_BATCH);
+      if (batch.length === 0) break;
+      for (const version of batch) {
+        const key = await ctx.store.getKey(version.keyId);
+        if (key === null) continue;
+        const moved = await ctx.root.rewrapKey(wrappedKey(key, version), target);
+        await ctx.store.rewrapKeyVersion(version.keyId, version.version, record.version, target, moved.blob);
+        ctx.resolver.forgetVersion(version.keyId, version.version);
+        rewrapped++;
       }
     }
-    return rewrapped;
-  });
+    if (record.state === 'active' && (await ctx.store.countVersionsWrappedUnder(record.version)) === 0) {
+      await ctx.store.setDomainKeyState(record.version, 'retired');
+    }
+  }
+  return rewrapped;
 }
 
 /**

@@ -1,61 +1,24 @@
 /**
- * Finds keys for operations without a store query on the hot path: a key's
- * mutable state (enabled, pending deletion, primary version) and alias
- * targets are cached for a short TTL (default 1 s) and dropped at once when
- * this process changes them; key versions are immutable apart from a
- * domain-key re-wrap, which invalidates them explicitly. Concurrent misses
- * for one key share one query (single flight).
+ * Finds keys for operations without a store query on the hot path.
+ *
+ * - Mutable state (a key's record: enabled, pending deletion, primary
+ *   version; alias targets) is trusted for `ttlMs` (default 1 s), then kept
+ *   only if the store generation has not moved (state-cache.ts), so a change
+ *   made on another node is honoured here within the TTL whether or not its
+ *   change hint (PostgreSQL NOTIFY) arrives; a hint only makes it sooner.
+ * - Key versions (wrapped material) are immutable apart from a domain-key
+ *   re-wrap, which keeps the old wrapping usable: cached for good (bounded),
+ *   misses are not cached.
+ * - Concurrent misses for one key share one query (single flight).
  */
 import { KmsError } from '../errors.js';
-import type { KeyRecord, KeyStore, KeyVersionRecord } from '../keystore/index.js';
+import type { KeyRecord, KeyStore, KeyStoreChange, KeyVersionRecord } from '../keystore/index.js';
+import { GenerationCheck } from './generation-check.js';
 import { parseKeyReference, type ArnSettings } from './key-references.js';
+import { SingleFlight } from './single-flight.js';
+import { StateCache } from './state-cache.js';
 
-interface Entry<T> {
-  value: T;
-  expires: number;
-}
-
-/** A TTL cache whose misses are single-flight. */
-class TtlCache<T> {
-  readonly #entries = new Map<string, Entry<T>>();
-  readonly #inflight = new Map<string, Promise<T>>();
-  readonly #ttlMs: number;
-  readonly #max: number;
-
-  constructor(ttlMs: number, max = 100_000) {
-    this.#ttlMs = ttlMs;
-    this.#max = max;
-  }
-
-  get(key: string, load: () => Promise<T>): Promise<T> {
-    const entry = this.#entries.get(key);
-    if (entry !== undefined && entry.expires > Date.now()) return Promise.resolve(entry.value);
-    const pending = this.#inflight.get(key);
-    if (pending !== undefined) return pending;
-    const loading = load().then(
-      (value) => {
-        this.#inflight.delete(key);
-        if (this.#entries.size >= this.#max) this.#entries.clear();
-        this.#entries.set(key, { value, expires: Date.now() + this.#ttlMs });
-        return value;
-      },
-      (error: unknown) => {
-        this.#inflight.delete(key);
-        throw error;
-      },
-    );
-    this.#inflight.set(key, loading);
-    return loading;
-  }
-
-  delete(key: string): void {
-    this.#entries.delete(key);
-  }
-
-  clear(): void {
-    this.#entries.clear();
-  }
-}
+const MAX_VERSIONS = 100_000;
 
 function notFound(what: string): KmsError {
   return new KmsError('NotFoundException', `${what} does not exist`);
@@ -64,17 +27,36 @@ function notFound(what: string): KmsError {
 export class KeyResolver {
   readonly #store: KeyStore;
   readonly #arn: ArnSettings;
-  readonly #keys: TtlCache<KeyRecord | null>;
-  readonly #aliases: TtlCache<string | null>;
-  readonly #versions: TtlCache<KeyVersionRecord | null>;
+  readonly #generation: GenerationCheck;
+  readonly #keys: StateCache<KeyRecord | null>;
+  readonly #aliases: StateCache<string | null>;
+  readonly #versions = new Map<string, KeyVersionRecord>();
+  readonly #versionFlights = new SingleFlight<KeyVersionRecord | null>();
+  readonly #stopWatching: () => void;
 
   constructor(store: KeyStore, arn: ArnSettings, ttlMs: number) {
     this.#store = store;
     this.#arn = arn;
-    this.#keys = new TtlCache(ttlMs);
-    this.#aliases = new TtlCache(ttlMs);
-    // Versions change only through re-wrap (invalidated explicitly): keep them long.
-    this.#versions = new TtlCache(3_600_000);
+    this.#generation = new GenerationCheck(store, ttlMs);
+    this.#keys = new StateCache(this.#generation, ttlMs);
+    this.#aliases = new StateCache(this.#generation, ttlMs);
+    this.#stopWatching = store.watchChanges?.((change) => this.#onChange(change)) ?? (() => undefined);
+  }
+
+  /** A change hint from another node: drop what it names (everything mutable when it names nothing). */
+  #onChange(change: KeyStoreChange): void {
+    this.#generation.invalidate();
+    if (change.keyId !== undefined) this.#keys.delete(change.keyId);
+    if (change.aliasName !== undefined) this.#aliases.delete(change.aliasName);
+    if (change.keyId === undefined && change.aliasName === undefined) {
+      this.#keys.clear();
+      this.#aliases.clear();
+    }
+  }
+
+  /** Stops listening to change hints. */
+  close(): void {
+    this.#stopWatching();
   }
 
   /** The key named by an id, ARN, alias or alias ARN; NotFoundException if none. */
@@ -97,8 +79,20 @@ export class KeyResolver {
     return this.#aliases.get(aliasName, async () => (await this.#store.getAlias(aliasName))?.keyId ?? null);
   }
 
+  /** One version of a key (its wrapped material), or null. */
   async version(keyId: string, version: number): Promise<KeyVersionRecord | null> {
-    return this.#versions.get(`${keyId}/${version}`, () => this.#store.getKeyVersion(keyId, version));
+    const id = `${keyId}/${version}`;
+    const cached = this.#versions.get(id);
+    if (cached !== undefined) return cached;
+    return this.#versionFlights.run(id, async () => {
+      const record = await this.#store.getKeyVersion(keyId, version);
+      // A miss is not cached: the version may be made (by a rotation elsewhere) at any time.
+      if (record !== null) {
+        if (this.#versions.size >= MAX_VERSIONS) this.#versions.clear();
+        this.#versions.set(id, record);
+      }
+      return record;
+    });
   }
 
   /** Forget what this process knows of a key (after changing it). */

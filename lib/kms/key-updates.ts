@@ -5,25 +5,19 @@
  */
 import { KmsError } from '../errors.js';
 import type { KeyPatch, KeyRecord } from '../keystore/index.js';
+import { retryOnConflict } from './conflict-retry.js';
 import type { KmsContext } from './kms-context.js';
-
-const MAX_ATTEMPTS = 8;
 
 export async function updateKey(
   ctx: KmsContext,
   keyId: string,
   decide: (current: KeyRecord) => KeyPatch,
 ): Promise<KeyRecord> {
-  for (let attempt = 1; ; attempt++) {
+  return retryOnConflict(async () => {
     const current = await ctx.store.getKey(keyId);
     if (current === null) throw new KmsError('NotFoundException', 'The key does not exist');
-    const patch = decide(current);
-    try {
-      const updated = await ctx.store.updateKey(keyId, current.rowVersion, patch);
-      ctx.resolver.forgetKey(keyId);
-      return updated;
-    } catch (error) {
-      if ((error as KmsError).code !== 'ConflictException' || attempt >= MAX_ATTEMPTS) throw error;
-    }
-  }
+    const updated = await ctx.store.updateKey(keyId, current.rowVersion, decide(current));
+    ctx.resolver.forgetKey(keyId);
+    return updated;
+  });
 }

@@ -2,7 +2,7 @@
  * Options of Kms.open, and their environment-variable defaults:
  *
  *   HSMKMS_PKCS11_MODULE, HSMKMS_PKCS11_TOKEN, HSMKMS_PKCS11_PIN  a PKCS#11 root
- *   HSMKMS_STORE                                                  the key store (a SQLite path)
+ *   HSMKMS_STORE                                                  the key store (a SQLite path or a postgres:// URL)
  *   HSMKMS_PASSPHRASE                                             the soft root's key, derived with scrypt
  *   HSMKMS_DIR                                                    the embedded default's directory (./.hsmkms)
  *
@@ -10,7 +10,7 @@
  * ./.hsmkms/, created on first use.
  */
 import path from 'node:path';
-import type { KeyStore } from '../keystore/index.js';
+import type { KeyStore, PostgresKeyStoreOptions } from '../keystore/index.js';
 import { invalidArgType, invalidArgValue } from '../validate.js';
 import type { ArnSettings } from './key-references.js';
 
@@ -36,23 +36,40 @@ export type RootOptions = { pkcs11: Pkcs11RootOptions } | { soft: SoftRootOption
 
 export interface KmsOptions {
   root?: RootOptions;
-  /** A SQLite file path (or `sqlite:<path>`), or a KeyStore you opened. */
-  store?: string | KeyStore;
+  /**
+   * The key store: a SQLite file path (or `sqlite:<path>`); a
+   * `postgres://user:password@host:port/database` URL; `{ postgres: {...} }`
+   * with node-postgres `PoolConfig` fields passed through (`connectionString`,
+   * `host`, `port`, `user`, `password`, `database`, `ssl`, `max`) plus
+   * `schema` and `listen`; or a KeyStore you opened (and close yourself).
+   * Many nodes share one PostgreSQL store; SQLite serves one machine.
+   */
+  store?: string | KeyStore | { postgres: PostgresKeyStoreOptions };
   /** Region and account in the ARNs this KMS hands out. */
   arn?: Partial<ArnSettings>;
-  /** How long a node trusts a cached key state (ms, default 1000). */
+  /**
+   * How long a node trusts a cached key state without asking the store (ms,
+   * default 1000): a key disabled on another node is refused here within it.
+   * After it, one generation read per TTL revalidates every cached key.
+   */
   cacheTtlMs?: number;
   /** Audit group-commit interval (ms, default 100). */
   auditFlushMs?: number;
   /** Run purge, due rotations and interrupted re-wraps on open (default true). */
   maintenanceOnOpen?: boolean;
+  /**
+   * Also run that maintenance every this many ms (default 0: only on open and
+   * runMaintenance()). On many nodes each one tries; a lease lets exactly one
+   * do the work at a time, and another takes over when it dies.
+   */
+  maintenanceIntervalMs?: number;
   /** The clock (tests move it to pass deletion windows and rotation dates). */
   now?: () => Date;
 }
 
 export interface ResolvedOptions {
   root: RootOptions;
-  store: string | KeyStore;
+  store: string | KeyStore | { postgres: PostgresKeyStoreOptions };
   dir: string;
 }
 

@@ -20,6 +20,7 @@ import * as lifecycle from './key-lifecycle.js';
 import type { KeyMetadata } from './key-metadata.js';
 import { DEFAULT_ARN_SETTINGS, isKeyId, parseKeyReference, type ArnSettings } from './key-references.js';
 import { KeyResolver } from './key-resolver.js';
+import { withLeaseIfFree } from './leases.js';
 import type { KmsContext } from './kms-context.js';
 import { resolveOptions, type KmsOptions } from './kms-options.js';
 import { openRoot } from './open-root.js';
@@ -30,6 +31,15 @@ import * as symmetric from './symmetric-operations.js';
 import * as tags from './tags.js';
 
 type Facts = symmetric.AuditFacts;
+
+/** The lease that keeps the deletion sweep and due rotations to one node at a time. */
+const MAINTENANCE_LEASE = 'maintenance';
+
+function checkMs(name: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 86_400_000)) {
+    throw invalidArgType(`options.${name}`, 'an integer number of milliseconds in 0..86400000', value);
+  }
+}
 
 /** Operations that change a key's state, versions or names: audited without group commit. */
 const STATE_CHANGES: ReadonlySet<string> = new Set([
@@ -103,6 +113,7 @@ export class Kms {
   #closed = false;
   #maintenance: Promise<unknown> | null = null;
   #stopMaintenance = false;
+  #maintenanceTimer: NodeJS.Timeout | null = null;
 
   private constructor(ctx: KmsContext, ownsStore: boolean, setup: Pick<KmsDescription, 'rootOfTrust' | 'store'>) {
     this.#ctx = ctx;
@@ -114,16 +125,21 @@ export class Kms {
   /** Opens (and on first use initialises) a KMS. See {@link KmsOptions} for the defaults. */
   static async open(options: KmsOptions = {}): Promise<Kms> {
     const resolved = resolveOptions(options);
-    const ownsStore = typeof resolved.store === 'string';
-    const store: KeyStore = typeof resolved.store === 'string' ? await openKeyStore(resolved.store) : resolved.store;
+    checkMs('cacheTtlMs', options.cacheTtlMs);
+    checkMs('maintenanceIntervalMs', options.maintenanceIntervalMs);
+    // A path, URL or { postgres } is opened (and closed) here; a KeyStore instance stays the caller's.
+    const spec = resolved.store;
+    const ownsStore = typeof spec === 'string' || 'postgres' in spec;
+    const store: KeyStore = typeof spec === 'string' || 'postgres' in spec ? await openKeyStore(spec) : spec;
     let root: RootOfTrust | undefined;
+    let resolver: KeyResolver | undefined;
     try {
       root = await openRoot(resolved.root, resolved.dir);
       const arn: ArnSettings = { ...DEFAULT_ARN_SETTINGS, ...options.arn };
       const ctx: KmsContext = {
         store,
         root: refreshingRoot(root, () => domainKeys.refreshDomainKeys(ctx)),
-        resolver: new KeyResolver(store, arn, options.cacheTtlMs ?? 1000),
+        resolver: (resolver = new KeyResolver(store, arn, options.cacheTtlMs ?? 1000)),
         audit: new AuditWriter(store, { flushMs: options.auditFlushMs ?? 100 }),
         arn,
         activeDomainVersion: 0,
@@ -132,8 +148,10 @@ export class Kms {
       await domainKeys.openDomainKeys(ctx);
       const kms = new Kms(ctx, ownsStore, describeSetup(resolved.root, resolved.dir, resolved.store));
       if (options.maintenanceOnOpen !== false) await kms.runMaintenance();
+      if (options.maintenanceIntervalMs) kms.#scheduleMaintenance(options.maintenanceIntervalMs);
       return kms;
     } catch (error) {
+      resolver?.close();
       await root?.close();
       if (ownsStore) await store.close();
       throw error;
@@ -160,6 +178,8 @@ export class Kms {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopMaintenance = true;
+    if (this.#maintenanceTimer !== null) clearInterval(this.#maintenanceTimer);
+    this.#ctx.resolver.close();
     await this.#maintenance?.catch(() => undefined);
     await this.#ctx.audit.close();
     await this.#ctx.root.close();
@@ -502,11 +522,12 @@ export class Kms {
     });
   }
 
-  #startRewrap(): void {
+  /** Starts the re-wrap in the background; with `onlyIfFree`, not when another live node is doing it. */
+  #startRewrap(onlyIfFree = false): void {
     const previous = this.#maintenance ?? Promise.resolve();
     this.#maintenance = previous
       .catch(() => undefined)
-      .then(() => domainKeys.rewrapToNewest(this.#ctx, () => this.#stopMaintenance));
+      .then(() => domainKeys.rewrapToNewest(this.#ctx, () => this.#stopMaintenance, onlyIfFree));
     // A background failure must not be an unhandled rejection (it would end the process);
     // waitForMaintenance() still rethrows it, and the next open or runMaintenance resumes.
     this.#maintenance.catch(() => undefined);
@@ -521,12 +542,34 @@ export class Kms {
     }
   }
 
-  /** Deletes keys past their window, performs due rotations and resumes an interrupted re-wrap. */
+  /**
+   * Deletes keys past their window, performs due rotations and resumes an
+   * interrupted re-wrap. On many nodes sharing a store, each job runs on one
+   * node at a time (under a lease): a node that finds the lease held by a
+   * live node skips the job (empty lists); a dead holder's lease is taken
+   * over (at once on the same machine, after the lease expires elsewhere).
+   */
   async runMaintenance(): Promise<{ purged: string[]; rotated: string[] }> {
-    const purged = await this.purgeDeletedKeys();
-    const rotated = await this.#audited('PerformDueRotations', this.#facts(), () => rotation.performDueRotations(this.#ctx));
-    if (await domainKeys.rewrapPending(this.#ctx)) this.#startRewrap();
-    return { purged, rotated };
+    const done = await withLeaseIfFree(this.#ctx.store, MAINTENANCE_LEASE, async () => {
+      const purged = await this.purgeDeletedKeys();
+      const rotated = await this.#audited('PerformDueRotations', this.#facts(), () => rotation.performDueRotations(this.#ctx));
+      return { purged, rotated };
+    });
+    if (await domainKeys.rewrapPending(this.#ctx)) this.#startRewrap(true);
+    return done ?? { purged: [], rotated: [] };
+  }
+
+  /** Runs maintenance every `intervalMs` in the background (failures wait for the next run). */
+  #scheduleMaintenance(intervalMs: number): void {
+    let running = false;
+    this.#maintenanceTimer = setInterval(() => {
+      if (running || this.#closed) return;
+      running = true;
+      this.runMaintenance()
+        .catch(() => undefined)
+        .finally(() => (running = false));
+    }, intervalMs);
+    this.#maintenanceTimer.unref();
   }
 
   /** Reads the audit trail (flushing what is pending first). */

@@ -61,7 +61,28 @@ export async function withLease<T>(
   work: (lease: HeldLease) => Promise<T>,
   waitMs = LEASE_MS * 2,
 ): Promise<T> {
-  await acquire(store, name, waitMs);
+  if (!(await acquire(store, name, waitMs))) {
+    throw new KmsError('KMSInvalidStateException', `Another process holds the ${name} lease`);
+  }
+  return holding(store, name, work);
+}
+
+/**
+ * Runs `work` under lease `name` if it can be had now (free, expired, or
+ * held by a dead process of this machine); otherwise resolves to `undefined`
+ * at once: another node is doing the job. This is how one node of many runs
+ * a maintenance job, and another takes over when it dies.
+ */
+export async function withLeaseIfFree<T>(
+  store: KeyStore,
+  name: string,
+  work: (lease: HeldLease) => Promise<T>,
+): Promise<T | undefined> {
+  if (!(await acquire(store, name, 0))) return undefined;
+  return holding(store, name, work);
+}
+
+async function holding<T>(store: KeyStore, name: string, work: (lease: HeldLease) => Promise<T>): Promise<T> {
   let renewedAt = Date.now();
   const lease: HeldLease = {
     async stillHeld() {
@@ -77,15 +98,16 @@ export async function withLease<T>(
   }
 }
 
-async function acquire(store: KeyStore, name: string, waitMs: number): Promise<void> {
+/** Takes the lease, trying for up to `waitMs`; whether it did. */
+async function acquire(store: KeyStore, name: string, waitMs: number): Promise<boolean> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    if (await store.acquireLease(name, LEASE_OWNER, LEASE_MS)) return;
+    if (await store.acquireLease(name, LEASE_OWNER, LEASE_MS)) return true;
     const holder = (await store.getJob(name))?.leaseOwner ?? null;
     if (holder !== null && isDeadLocalOwner(holder) && (await store.takeOverLease(name, holder, LEASE_OWNER, LEASE_MS))) {
-      return;
+      return true;
     }
-    if (Date.now() > deadline) throw new KmsError('KMSInvalidStateException', `Another process holds the ${name} lease`);
+    if (Date.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }

@@ -6,6 +6,7 @@
  */
 import { KmsError } from '../errors.js';
 import type { KeyRecord, RotationType } from '../keystore/index.js';
+import { retryOnConflict } from './conflict-retry.js';
 import { keyArn } from './key-references.js';
 import { checkUsable, type KmsContext } from './kms-context.js';
 import { updateKey } from './key-updates.js';
@@ -13,7 +14,6 @@ import { checkRequest, optionalInt, optionalString } from './request-checks.js';
 import * as domainKeys from './domain-keys.js';
 
 const DAY_MS = 86_400_000;
-const MAX_ATTEMPTS = 8;
 
 function requireSymmetric(key: KeyRecord): void {
   if (key.keySpec !== 'SYMMETRIC_DEFAULT') {
@@ -60,31 +60,35 @@ export async function getKeyRotationStatus(ctx: KmsContext, request: { keyId: st
   };
 }
 
+/**
+ * Makes the next version's material in the root and adds it as primary if
+ * `current` is still the stored row version (else ConflictException).
+ */
+async function addNextVersion(ctx: KmsContext, current: KeyRecord, rotationType: RotationType): Promise<KeyRecord> {
+  const domainVersion = await domainKeys.domainVersionForNewMaterial(ctx);
+  const material = await ctx.root.generateKey(current.keySpec, current.keyUsage, domainVersion);
+  const updated = await ctx.store.addKeyVersion(current.keyId, current.rowVersion, {
+    keyId: current.keyId,
+    version: current.primaryVersion + 1,
+    createdAt: ctx.now(),
+    domainKeyVersion: domainVersion,
+    wrapped: material.blob,
+    publicKey: null,
+    rotationType,
+  });
+  ctx.resolver.forgetKey(current.keyId);
+  return updated;
+}
+
 /** Adds one version (material made in the root); retries on a concurrent change so every request adds exactly one. */
 export async function addVersion(ctx: KmsContext, keyId: string, rotationType: RotationType): Promise<KeyRecord> {
-  for (let attempt = 1; ; attempt++) {
+  return retryOnConflict(async () => {
     const current = await ctx.store.getKey(keyId);
     if (current === null) throw new KmsError('NotFoundException', 'The key does not exist');
     checkUsable(current);
     requireSymmetric(current);
-    const domainVersion = await domainKeys.domainVersionForNewMaterial(ctx);
-    const material = await ctx.root.generateKey(current.keySpec, current.keyUsage, domainVersion);
-    try {
-      const updated = await ctx.store.addKeyVersion(keyId, current.rowVersion, {
-        keyId,
-        version: current.primaryVersion + 1,
-        createdAt: ctx.now(),
-        domainKeyVersion: domainVersion,
-        wrapped: material.blob,
-        publicKey: null,
-        rotationType,
-      });
-      ctx.resolver.forgetKey(keyId);
-      return updated;
-    } catch (error) {
-      if ((error as KmsError).code !== 'ConflictException' || attempt >= MAX_ATTEMPTS) throw error;
-    }
-  }
+    return addNextVersion(ctx, current, rotationType);
+  });
 }
 
 export async function rotateKeyOnDemand(ctx: KmsContext, request: { keyId: string }): Promise<{ keyId: string; keyVersion: number }> {
@@ -146,34 +150,19 @@ export async function performDueRotations(ctx: KmsContext): Promise<string[]> {
 /** One key's due rotation; true if this call added the version. */
 async function rotateIfDue(ctx: KmsContext, keyId: string, now: number): Promise<boolean> {
   let added = false;
-  for (let attempt = 1; ; attempt++) {
+  return retryOnConflict(async () => {
     let current = await ctx.store.getKey(keyId);
     if (current === null || !current.rotationEnabled || current.nextRotationDate === null || current.keyState !== 'Enabled') return added;
     const due = current.nextRotationDate.getTime();
     if (due > now) return added; // done, by us or by a concurrent run
-    try {
-      const newest = await ctx.store.getKeyVersion(keyId, current.primaryVersion);
-      if (newest === null || newest.createdAt.getTime() < due) {
-        const domainVersion = await domainKeys.domainVersionForNewMaterial(ctx);
-        const material = await ctx.root.generateKey(current.keySpec, current.keyUsage, domainVersion);
-        current = await ctx.store.addKeyVersion(keyId, current.rowVersion, {
-          keyId,
-          version: current.primaryVersion + 1,
-          createdAt: ctx.now(),
-          domainKeyVersion: domainVersion,
-          wrapped: material.blob,
-          publicKey: null,
-          rotationType: 'AUTOMATIC',
-        });
-        ctx.resolver.forgetKey(keyId);
-        added = true;
-      }
-      const period = (current.rotationPeriodInDays ?? 365) * DAY_MS;
-      await ctx.store.updateKey(keyId, current.rowVersion, { nextRotationDate: new Date(Math.max(now, due) + period) });
-      ctx.resolver.forgetKey(keyId);
-      return added;
-    } catch (error) {
-      if ((error as KmsError).code !== 'ConflictException' || attempt >= MAX_ATTEMPTS) throw error;
+    const newest = await ctx.store.getKeyVersion(keyId, current.primaryVersion);
+    if (newest === null || newest.createdAt.getTime() < due) {
+      current = await addNextVersion(ctx, current, 'AUTOMATIC');
+      added = true;
     }
-  }
+    const period = (current.rotationPeriodInDays ?? 365) * DAY_MS;
+    await ctx.store.updateKey(keyId, current.rowVersion, { nextRotationDate: new Date(Math.max(now, due) + period) });
+    ctx.resolver.forgetKey(keyId);
+    return added;
+  });
 }
