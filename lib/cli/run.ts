@@ -10,7 +10,9 @@ export function run(argv: string[] = process.argv.slice(2)): void {
   // and `describe` say it instead, in the hierarchy they print.
   process.env.HSMKMS_SILENCE_SOFT_WARNING ??= '1';
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      // A command with its own handler (serve's graceful shutdown) decides.
+      if (process.listenerCount(signal) > 1) return;
       process.stderr.write(`\nhsmkms: interrupted (${signal})\n`);
       process.exit(code);
     });

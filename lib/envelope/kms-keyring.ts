@@ -36,6 +36,13 @@ export interface KmsKeyringOptions {
   keyId?: string;
   /** More CMKs that each wrap the same data key. */
   additionalKeyIds?: string[];
+  /**
+   * Decrypt with whichever CMK of this KMS an EDK names (like the AWS
+   * Encryption SDK's discovery keyring), not only this keyring's own. For
+   * tools that read any message of their KMS, such as the CLI's decrypt; a
+   * keyring without keyId must set it, and then cannot encrypt.
+   */
+  discovery?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -44,6 +51,7 @@ const encoder = new TextEncoder();
 export class KmsKeyring implements Keyring {
   readonly keyId: string | undefined;
   readonly additionalKeyIds: readonly string[];
+  readonly discovery: boolean;
   readonly #kms: KeyringKms;
   #arns: Promise<Set<string>> | undefined;
 
@@ -56,7 +64,11 @@ export class KmsKeyring implements Keyring {
     const more = opts.additionalKeyIds ?? [];
     if (!Array.isArray(more)) throw invalidArgType('options.additionalKeyIds', 'an Array of strings', more);
     this.additionalKeyIds = Object.freeze(more.map((id, i) => requireName(`additionalKeyIds[${i}]`, id)));
-    if (this.keyId === undefined && this.additionalKeyIds.length === 0) throw invalidArgType('options.keyId', 'of type string', undefined);
+    if (opts.discovery !== undefined && typeof opts.discovery !== 'boolean') throw invalidArgType('options.discovery', 'of type boolean', opts.discovery);
+    this.discovery = opts.discovery === true;
+    if (this.keyId === undefined && this.additionalKeyIds.length === 0 && !this.discovery) {
+      throw invalidArgType('options.keyId', 'of type string (or discovery: true)', undefined);
+    }
   }
 
   needsDataKeyBytes(): boolean {
@@ -93,7 +105,7 @@ export class KmsKeyring implements Keyring {
   async onDecrypt(materials: DecryptionMaterials, edks: readonly EncryptedDataKey[]): Promise<void> {
     const mine = await this.#keyArns();
     for (const edk of edks) {
-      if (!DECRYPTABLE_PROVIDERS.has(edk.providerId) || !mine.has(edk.providerInfo)) continue;
+      if (!DECRYPTABLE_PROVIDERS.has(edk.providerId) || !(this.discovery || mine.has(edk.providerInfo))) continue;
       try {
         const { dataKey } = await this.#kms.decryptDataKey({ ciphertextBlob: edk.encryptedDataKey, encryptionContext: { ...materials.encryptionContext }, keyId: edk.providerInfo });
         materials.setDataKey(dataKey);

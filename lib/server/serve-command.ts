@@ -19,7 +19,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kms } from '../kms/kms.js';
-import { resolveOptions } from '../kms/kms-options.js';
+import { resolveOptions, type KmsOptions } from '../kms/kms-options.js';
 import { invalidArgValue } from '../validate.js';
 import { createServer, type KmsServer } from './kms-server.js';
 import type { ServerOptions } from './server-options.js';
@@ -40,6 +40,8 @@ export interface ServeOptions {
   output?: { write(line: string): unknown };
   /** Install SIGINT/SIGTERM/SIGHUP handlers (default true). */
   handleSignals?: boolean;
+  /** The root and store to open instead of those `dir` and the HSMKMS_* variables name (the CLI passes what `hsmkms init` recorded). */
+  kms?: Pick<KmsOptions, 'root' | 'store'>;
 }
 
 /** A running `hsmkms serve`. */
@@ -110,10 +112,10 @@ export async function runServe(args: string[] | ServeOptions): Promise<ServeHand
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw invalidArgValue('--tls-cert', 'and --tls-key go together');
   // --dir stands in for HSMKMS_DIR; the other HSMKMS_* variables keep their meaning.
   const env = options.dir === undefined ? process.env : { ...process.env, HSMKMS_DIR: path.resolve(options.dir) };
-  const resolved = resolveOptions({}, env);
+  const resolved = options.kms ?? resolveOptions({}, env);
   const kms = await Kms.open({
-    root: resolved.root,
-    store: resolved.store,
+    ...(resolved.root !== undefined && { root: resolved.root }),
+    ...(resolved.store !== undefined && { store: resolved.store }),
     arn: { ...(options.region !== undefined && { region: options.region }), ...(options.account !== undefined && { account: options.account }) },
   });
   let server: KmsServer;

@@ -4,7 +4,7 @@ import { Kms } from '../../kms/kms.js';
 import type { KeyMetadata } from '../../kms/key-metadata.js';
 import { collectPair, positiveInteger } from '../arguments.js';
 import { kmsOptionsFor, withKms, writeConfig, type GlobalOptions } from '../connection.js';
-import { print, toText, type CliIo } from '../io.js';
+import { print, type CliIo } from '../io.js';
 
 type Opts = GlobalOptions & Record<string, unknown>;
 const optsOf = (cmd: Command): Opts => cmd.optsWithGlobals();
@@ -111,7 +111,8 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
   simple('cancel-deletion', 'cancel a scheduled deletion (the key stays disabled)', (kms, keyId) => kms.cancelKeyDeletion({ keyId }));
 }
 
-function describeText(d: Awaited<ReturnType<Kms['describe']>>): string {
+/** The key hierarchy as text (init, describe, demo). */
+export function describeText(d: Awaited<ReturnType<Kms['describe']>>): string {
   const lines = [
     `root of trust  ${d.rootOfTrust.summary}`,
     `key store      ${d.store.kind}${d.store.location !== undefined ? ` ${d.store.location}` : ''}`,
@@ -123,5 +124,5 @@ function describeText(d: Awaited<ReturnType<Kms['describe']>>): string {
     lines.push(`    └─ domain key v${dk.version} (${dk.state}${current})  wraps ${dk.cmkVersions} CMK version${dk.cmkVersions === 1 ? '' : 's'}`);
   }
   lines.push('         └─ CMK versions  └─ data keys (wrapped under a CMK; bulk data is encrypted on the host)');
-  return lines.join('\n') || toText(d);
+  return lines.join('\n');
 }
