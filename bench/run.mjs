@@ -2,7 +2,8 @@
 // so no state (pool size, heap, JIT, allocator) leaks from one to the next,
 // then writes bench/results/aead.{json,md,svg} (the AEAD suites) and
 // bench/results/pkcs11.{json,md} (the pkcs11 suite) and
-// bench/results/kms.{json,md} (the kms suite) and prints the markdown.
+// bench/results/kms.{json,md} (the kms suite) and prints the markdown; last,
+// bench/results/report.{json,md,svg} from every result file there is.
 //
 //   node bench/run.mjs [--quick] [--suite throughput|event-loop|memory|pkcs11|kms]...
 import { execFileSync, spawn } from 'node:child_process';
@@ -17,6 +18,7 @@ import { evaluateKmsGoals, renderKmsMarkdown } from './kms/report.mjs';
 import { evaluatePkcs11Goals, renderPkcs11Markdown } from './pkcs11/report.mjs';
 import { evaluateEnvelopeGoals, renderEnvelopeMarkdown } from './envelope/report.mjs';
 import { evaluateServerGoals, renderServerMarkdown } from './server/report.mjs';
+import { writeReport } from './report/write-report.mjs';
 
 // Node flags per suite (reported in the JSON). --expose-gc lets a suite
 // collect garbage between cases, outside any timed section.
@@ -197,7 +199,15 @@ for (const [name, report] of Object.entries(OWN_REPORTS)) {
   log(`wrote ${path.relative(ROOT_DIR, RESULTS_DIR)}/${name}.{json,md}`);
   process.stdout.write(markdown);
 }
-if (Object.keys(suites).length === 0) process.exit(0);
+// The combined report reads every result file, including those of earlier runs.
+const writeCombinedReport = () => {
+  writeReport({ resultsDir: RESULTS_DIR });
+  log(`wrote ${path.relative(ROOT_DIR, RESULTS_DIR)}/report.{json,md,svg}`);
+};
+if (Object.keys(suites).length === 0) {
+  writeCombinedReport();
+  process.exit(0);
+}
 
 if (suites.throughput) {
   const { crossover } = suites.throughput;
@@ -216,3 +226,4 @@ writeFileSync(path.join(RESULTS_DIR, 'aead.md'), markdown);
 if (svg) writeFileSync(path.join(RESULTS_DIR, 'aead.svg'), svg);
 log(`total ${meta.durationSec.toFixed(1)} s; wrote ${path.relative(ROOT_DIR, RESULTS_DIR)}/aead.{json,md${svg ? ',svg' : ''}}`);
 process.stdout.write(markdown);
+writeCombinedReport();

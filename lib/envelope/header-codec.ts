@@ -17,7 +17,7 @@ import { COMMIT_KEY_LENGTH, IV_LENGTH, suiteById, suiteName, TAG_LENGTH, type Al
 export interface EncryptedDataKey {
   /** Who can decrypt it: "hsmkms", or a raw keyring's key namespace. */
   readonly providerId: string;
-  /** `rawInfo` as UTF-8 (lossy for binary info, as @aws-crypto shows it). */
+  /** `rawInfo` as UTF-8 (lossy for binary info, as the AWS Encryption SDK for JavaScript shows it). */
   readonly providerInfo: string;
   /** The provider info bytes exactly (a raw AES keyring's holds its key name, tag and IV lengths and IV). */
   readonly rawInfo: Uint8Array;

@@ -54,16 +54,10 @@ EnvState* EnvState::Create(Napi::Env env) {
                        nullptr);
   // Idle by default: an addon with nothing in flight must not hold the loop open.
   napi_unref_threadsafe_function(env, state->tsfn_);
-  NAPI_THROW_IF_FAILED(env, napi_get_uv_event_loop(env, &state->loop_), nullptr);
   state->set_immediate_ = Napi::Persistent(env.Global().Get("setImmediate").As<Napi::Function>());
   state->deliver_later_ = Napi::Persistent(Napi::Function::New(
-      env,
-      [](const Napi::CallbackInfo& info) {
-        auto* self = static_cast<EnvState*>(info.Data());
-        self->deferred_ = false;
-        if (!self->closing_js_) self->Deliver(true);
-      },
-      "hsmkmsDeliverCompletions", state));
+      env, [](const Napi::CallbackInfo& info) { static_cast<EnvState*>(info.Data())->EndOfTurn(); },
+      "hsmkmsEndOfTurn", state));
   napi_set_instance_data(
       env, state, [](napi_env, void* data, void*) { delete static_cast<EnvState*>(data); },
       nullptr);
@@ -139,20 +133,16 @@ void EnvState::Flush() noexcept {
 void EnvState::DeliverCompletions(napi_env env, napi_value, void* context, void*) {
   auto* state = static_cast<EnvState*>(context);
   if (env == nullptr) return;
-  state->Deliver(false);
+  state->Deliver();
 }
 
-void EnvState::Deliver(bool fresh_turn) {
-  const uint64_t loop_time = uv_now(loop_);
-  if (fresh_turn || loop_time != burst_loop_time_) {
-    burst_loop_time_ = loop_time;
-    burst_start_ = std::chrono::steady_clock::now();
-  }
+void EnvState::Deliver() {
+  if (!turn_marked_) MarkTurn();
   std::vector<Completion*> batch;
   for (;;) {
-    if (std::chrono::steady_clock::now() - burst_start_ > kTurnBudget) {
-      // delivery_scheduled_ stays set: completions wait for the deferred delivery.
-      DeferDelivery();
+    if (std::chrono::steady_clock::now() - turn_start_ > kTurnBudget) {
+      // delivery_scheduled_ stays set: the rest waits for the end of this turn.
+      deferred_ = true;
       return;
     }
     {
@@ -176,24 +166,30 @@ void EnvState::Deliver(bool fresh_turn) {
   if (pending_ == 0) napi_unref_threadsafe_function(env_, tsfn_);
 }
 
-void EnvState::DeferDelivery() {
-  if (deferred_) return;
-  deferred_ = true;
+void EnvState::MarkTurn() {
+  turn_start_ = std::chrono::steady_clock::now();
   Napi::Env env(env_);
   napi_value fn = deliver_later_.Value();
   napi_value result;
-  if (napi_call_function(env_, env.Global(), set_immediate_.Value(), 1, &fn, &result) != napi_ok) {
-    // No setImmediate (the environment is going away): hand the delivery
-    // back to the threadsafe function rather than leave it stranded.
-    deferred_ = false;
-    bool pending_exception = false;
-    napi_is_exception_pending(env_, &pending_exception);
-    if (pending_exception) {
-      napi_value ignored;
-      napi_get_and_clear_last_exception(env_, &ignored);
-    }
-    napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking);
+  if (napi_call_function(env_, env.Global(), set_immediate_.Value(), 1, &fn, &result) == napi_ok) {
+    turn_marked_ = true;
+    return;
   }
+  // No setImmediate (the environment is going away): no budget then.
+  bool pending_exception = false;
+  napi_is_exception_pending(env_, &pending_exception);
+  if (pending_exception) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env_, &ignored);
+  }
+  turn_start_ = std::chrono::steady_clock::time_point::max();
+}
+
+void EnvState::EndOfTurn() {
+  turn_marked_ = false;
+  if (closing_js_ || !deferred_) return;
+  deferred_ = false;
+  Deliver();
 }
 
 void EnvState::Teardown(void* arg) {

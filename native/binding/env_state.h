@@ -6,8 +6,6 @@
 
 #include <napi.h>
 
-#include <uv.h>
-
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -70,9 +68,10 @@ class EnvState {
   static void DeliverCompletions(napi_env env, napi_value, void* context, void*);
   static void Teardown(void* arg);
   // Runs completions until the queue is empty or this turn of the event loop
-  // has spent its budget; then the rest waits for setImmediate.
-  void Deliver(bool fresh_turn);
-  void DeferDelivery();
+  // has spent its budget; then the rest waits for the turn's setImmediate.
+  void Deliver();
+  void MarkTurn();
+  void EndOfTurn();
 
   napi_env env_;
   napi_threadsafe_function tsfn_ = nullptr;
@@ -89,12 +88,12 @@ class EnvState {
   // Turn budget (JS thread only). Node's threadsafe function dispatches up to
   // 1000 calls per wake-up with promise continuations in between, so work
   // that completes as fast as JavaScript submits it could hold one turn for
-  // hundreds of milliseconds: no timers, no I/O. A turn is recognised by the
-  // loop time libuv caches for it.
-  uv_loop_t* loop_ = nullptr;
-  uint64_t burst_loop_time_ = UINT64_MAX;
-  std::chrono::steady_clock::time_point burst_start_{};
-  bool deferred_ = false;  // a setImmediate delivery is queued
+  // hundreds of milliseconds: no timers, no I/O. A turn is marked by a
+  // setImmediate queued at its first delivery (it runs once the turn's I/O
+  // phase is over); completions past the budget wait for it.
+  bool turn_marked_ = false;  // a setImmediate marks the end of this turn
+  bool deferred_ = false;     // completions wait for that setImmediate
+  std::chrono::steady_clock::time_point turn_start_{};
   Napi::FunctionReference set_immediate_;
   Napi::FunctionReference deliver_later_;
 };
