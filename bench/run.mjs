@@ -18,6 +18,7 @@ import { evaluateKmsGoals, renderKmsMarkdown } from './kms/report.mjs';
 import { evaluatePkcs11Goals, renderPkcs11Markdown } from './pkcs11/report.mjs';
 import { evaluateEnvelopeGoals, renderEnvelopeMarkdown } from './envelope/report.mjs';
 import { evaluateServerGoals, renderServerMarkdown } from './server/report.mjs';
+import { evaluateCliGoals, renderCliMarkdown } from './cli/report.mjs';
 import { writeReport } from './report/write-report.mjs';
 
 // Node flags per suite (reported in the JSON). --expose-gc lets a suite
@@ -34,6 +35,8 @@ const SUITES = {
   envelope: { file: 'envelope/envelope.mjs', flags: ['--expose-gc'] },
   // Encrypt over the AWS-KMS-compatible HTTP server (own report).
   server: { file: 'server/http.mjs', flags: [] },
+  // The hsmkms command on a 1 GiB file against the library's stream (own report).
+  cli: { file: 'cli/cli.mjs', flags: [] },
   // 8 node processes on one private PostgreSQL; writes results/multinode.{json,md} itself.
   multinode: { file: 'multinode/cluster.mjs', flags: [] },
 };
@@ -44,6 +47,7 @@ const OWN_REPORTS = {
   kms: { evaluate: evaluateKmsGoals, render: renderKmsMarkdown },
   envelope: { evaluate: evaluateEnvelopeGoals, render: renderEnvelopeMarkdown },
   server: { evaluate: evaluateServerGoals, render: renderServerMarkdown },
+  cli: { evaluate: evaluateCliGoals, render: renderCliMarkdown },
 };
 
 function parseArgs(argv) {

@@ -12,6 +12,7 @@ export const RESULT_FILES = {
   envelope: ['envelope'],
   server: ['server'],
   multinode: ['multinode'],
+  cli: ['cli'],
 };
 
 /** Suites of one result file that actually ran (aead.json may hold a subset). */

@@ -63,6 +63,10 @@ function multinode(json) {
   return out;
 }
 
+function cli(json) {
+  return (json.suite?.rows ?? []).map((r) => ({ figure: r.label, value: r.value, unit: r.unit }));
+}
+
 const HEADLINES = {
   aead,
   pkcs11: (json) => opRows(json.suite?.rows, ['hsmkms-8', 'pkcs11js-sync', 'pkcs11js-async-8']),
@@ -70,6 +74,7 @@ const HEADLINES = {
   envelope,
   server,
   multinode,
+  cli,
 };
 
 export function suiteHeadlines(file, json) {

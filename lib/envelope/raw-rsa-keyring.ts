@@ -60,7 +60,7 @@ export class RawRsaKeyring implements Keyring {
     this.keyNamespace = requireNamespace(opts.keyNamespace);
     if (typeof opts.rsaKey !== 'object' || opts.rsaKey === null) throw invalidArgType('options.rsaKey', 'of type object', opts.rsaKey);
     this.#privateKey = toKeyObject('privateKey', opts.rsaKey.privateKey, (key) => (key instanceof crypto.KeyObject ? key : crypto.createPrivateKey(key)));
-    this.#publicKey = toKeyObject('publicKey', opts.rsaKey.publicKey, (key) => crypto.createPublicKey(key)) ?? (this.#privateKey && crypto.createPublicKey(this.#privateKey));
+    this.#publicKey = toKeyObject('publicKey', opts.rsaKey.publicKey, (key) => (key instanceof crypto.KeyObject && key.type === 'public' ? key : crypto.createPublicKey(key))) ?? (this.#privateKey && crypto.createPublicKey(this.#privateKey));
     if (this.#publicKey === undefined) throw invalidArgValue('options.rsaKey', 'must hold a publicKey or a privateKey');
     this.#padding = opts.padding ?? crypto.constants.RSA_PKCS1_OAEP_PADDING;
     if (!PADDINGS.has(this.#padding)) throw invalidArgValue('options.padding', 'must be RSA_PKCS1_OAEP_PADDING or RSA_PKCS1_PADDING');

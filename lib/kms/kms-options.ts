@@ -23,6 +23,13 @@ export interface Pkcs11RootOptions {
   pin: string | Uint8Array;
   /** HSM threads (one session each). */
   threads?: number;
+  /**
+   * CKA_PRIVATE of the unwrapped CMKs (session objects of this process,
+   * never stored; default true: usable only while logged in). false lets
+   * SoftHSM skip decrypting them under its token-wide lock on every use, so
+   * RSA and ECDSA scale with `threads` there (bench/results/pkcs11.md).
+   */
+  privateSessionKeys?: boolean;
 }
 
 export interface SoftRootOptions {

@@ -90,13 +90,16 @@ function registerRotation(program: Command, io: CliIo): void {
 
   program
     .command('rotate-domain-key')
-    .description('make a new domain key and re-wrap every CMK version under it (waits for the re-wrap)')
+    .description('make a new domain key for new key material; on the soft root also re-wrap every CMK version under it (waits for that)')
     .action(async (_o, cmd: Command) => {
       const opts = optsOf(cmd);
       await withKms(opts, io, async (kms) => {
         const result = await kms.rotateDomainKey();
         await kms.waitForMaintenance();
-        print(io, opts.json === true, result, `domain key v${result.domainKeyVersion} is active; re-wrap finished`);
+        const text = kms.rootOfTrust === 'soft'
+          ? `domain key v${result.domainKeyVersion} is active; every CMK version was re-wrapped under it`
+          : `domain key v${result.domainKeyVersion} is active for new key material; existing CMK versions stay under the domain keys that made them (a token cannot re-wrap non-extractable keys; rotate a CMK to move it)`;
+        print(io, opts.json === true, result, text);
       });
     });
 }
