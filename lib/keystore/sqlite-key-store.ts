@@ -72,6 +72,8 @@ import {
   checkString,
   MAX_POLICY_LENGTH,
 } from './record-checks.js';
+import { AuditWorkerError, SqliteAuditAppender } from './sqlite-audit-appender.js';
+import type { AuditInsertRow } from './sqlite-audit-worker.js';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './sqlite-schema.js';
 import {
   aliasFromRow,
@@ -146,7 +148,7 @@ function keyParams(k: KeyRecord): Record<string, string | number | null> {
 }
 
 function sqliteCode(error: unknown): string | undefined {
-  return error instanceof Database.SqliteError ? error.code : undefined;
+  return error instanceof Database.SqliteError || error instanceof AuditWorkerError ? error.code : undefined;
 }
 
 function isUniqueViolation(error: unknown): boolean {
@@ -157,8 +159,9 @@ function isUniqueViolation(error: unknown): boolean {
 /** Turns a database failure into a `KmsError`; `KmsError`s and programming errors pass unchanged. */
 function toKmsError(error: unknown): unknown {
   if (error instanceof KmsError) return error;
-  if (error instanceof Database.SqliteError) {
-    if (error.code.startsWith('SQLITE_BUSY') || error.code.startsWith('SQLITE_LOCKED')) {
+  if (error instanceof Database.SqliteError || error instanceof AuditWorkerError) {
+    const code = error.code ?? '';
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
       return new KmsError(
         'KMSInternalException',
         'key store database is busy: another connection held the write lock longer than busyTimeoutMs',
@@ -223,11 +226,14 @@ export class SqliteKeyStore implements KeyStore {
   #db: Database.Database | null;
   readonly #statements = new Map<string, Statement>();
   readonly #now: () => number;
+  /** Audit batches go to a worker thread (file databases; `:memory:` has one connection only). */
+  readonly #audit: SqliteAuditAppender | null;
 
-  private constructor(db: Database.Database, path: string, now: () => number) {
+  private constructor(db: Database.Database, path: string, now: () => number, busyTimeoutMs: number) {
     this.#db = db;
     this.path = path;
     this.#now = now;
+    this.#audit = path === ':memory:' ? null : new SqliteAuditAppender(path, busyTimeoutMs);
   }
 
   /**
@@ -269,7 +275,7 @@ export class SqliteKeyStore implements KeyStore {
       db.close();
       throw toKmsError(error);
     }
-    return new SqliteKeyStore(db, file, now);
+    return new SqliteKeyStore(db, file, now, busyTimeoutMs);
   }
 
   // ---- plumbing -------------------------------------------------------------
@@ -352,6 +358,7 @@ export class SqliteKeyStore implements KeyStore {
     const db = this.#db;
     if (db === null) return;
     this.#db = null;
+    await this.#audit?.close();
     this.#statements.clear();
     db.close();
   }
@@ -822,25 +829,23 @@ export class SqliteKeyStore implements KeyStore {
     if (!Array.isArray(records)) throw invalid('records must be an array');
     const checked = records.map(checkAuditRecord);
     if (checked.length === 0) return [];
+    this.#database(); // refuses once closed
+    const rows: AuditInsertRow[] = checked.map((r) => [
+      r.time.getTime(), r.operation, r.keyId, r.keyVersion, JSON.stringify(r.contextKeys), r.outcome, r.errorCode, r.principal,
+    ]);
+    if (this.#audit !== null) {
+      try {
+        return await this.#audit.append(rows);
+      } catch (error) {
+        throw toKmsError(error);
+      }
+    }
     return this.#write(() => {
       const insert = this.#stmt(
         `INSERT INTO audit_log (time, operation, key_id, key_version, context_keys, outcome, error_code, principal)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       );
-      return checked.map((r) =>
-        Number(
-          insert.run(
-            r.time.getTime(),
-            r.operation,
-            r.keyId,
-            r.keyVersion,
-            JSON.stringify(r.contextKeys),
-            r.outcome,
-            r.errorCode,
-            r.principal,
-          ).lastInsertRowid,
-        ),
-      );
+      return rows.map((row) => Number(insert.run(...row).lastInsertRowid));
     });
   }
 

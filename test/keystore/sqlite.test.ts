@@ -102,6 +102,23 @@ describe('SqliteKeyStore', () => {
     }
   });
 
+  it('audit batches (written by a worker thread on its own connection) are all on disk once close() resolves', async () => {
+    const path = freshPath();
+    const store = await openFresh(path);
+    const batches = Array.from({ length: 20 }, (_, b) =>
+      store.appendAudit(Array.from({ length: 128 }, (_, i) => auditRecord({ operation: `Op${b}`, contextKeys: [`k${i}`] }))),
+    );
+    await store.close(); // not awaiting the batches first: close waits for them
+    const ids = (await Promise.all(batches)).flat();
+    expect(new Set(ids).size).toBe(20 * 128);
+    await expectKmsError(store.appendAudit([auditRecord()]), 'KMSInternalException');
+    const reopened = await openFresh(path);
+    const stored = await reopened.readAudit({ limit: 10_000 });
+    expect(stored).toHaveLength(20 * 128);
+    expect(stored.map((r) => r.id)).toEqual([...ids].sort((x, y) => x - y));
+    await reopened.close();
+  });
+
   it('keeps data across close and reopen', async () => {
     const path = freshPath();
     const first = await openFresh(path);
