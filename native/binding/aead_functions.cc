@@ -176,7 +176,8 @@ Napi::Value OpenBatch(const Napi::CallbackInfo& info) {
 Napi::Value Cancel(const Napi::CallbackInfo& info) {
   const uint64_t id = CancelId(info, 0);
   if (id == 0) return Napi::Number::New(info.Env(), 0);
-  const void* owner = EnvState::Get(info.Env());
+  EnvState* owner = EnvState::Get(info.Env());
+  owner->FlushSubmissions();  // a task still waiting for its microtask is cancelled too
   const size_t n = core::WorkerPool::Shared().CancelIf(
       [&](const core::Task& t) { return t.cancel_id == id && t.owner == owner; });
   return Napi::Number::New(info.Env(), static_cast<double>(n));

@@ -54,6 +54,10 @@ EnvState* EnvState::Create(Napi::Env env) {
                        nullptr);
   // Idle by default: an addon with nothing in flight must not hold the loop open.
   napi_unref_threadsafe_function(env, state->tsfn_);
+  state->queue_microtask_ = Napi::Persistent(env.Global().Get("queueMicrotask").As<Napi::Function>());
+  state->flush_submits_ = Napi::Persistent(Napi::Function::New(
+      env, [](const Napi::CallbackInfo& info) { static_cast<EnvState*>(info.Data())->FlushSubmissions(); },
+      "hsmkmsFlushSubmissions", state));
   state->set_immediate_ = Napi::Persistent(env.Global().Get("setImmediate").As<Napi::Function>());
   state->deliver_later_ = Napi::Persistent(Napi::Function::New(
       env, [](const Napi::CallbackInfo& info) { static_cast<EnvState*>(info.Data())->EndOfTurn(); },
@@ -87,7 +91,41 @@ void EnvState::Submit(core::WorkerPool& pool, core::Task* const* tasks, size_t c
       std::find(pools_.begin(), pools_.end(), &pool) == pools_.end()) {
     pools_.push_back(&pool);
   }
-  pool.SubmitMany(tasks, count);
+  if (!submit_flush_scheduled_ && !closing_js_) {
+    Napi::Env env(env_);
+    napi_value fn = flush_submits_.Value();
+    napi_value result;
+    submit_flush_scheduled_ =
+        napi_call_function(env_, env.Global(), queue_microtask_.Value(), 1, &fn, &result) == napi_ok;
+    if (!submit_flush_scheduled_) {
+      bool pending_exception = false;
+      napi_is_exception_pending(env_, &pending_exception);
+      if (pending_exception) {
+        napi_value ignored;
+        napi_get_and_clear_last_exception(env_, &ignored);
+      }
+    }
+  }
+  if (!submit_flush_scheduled_) {
+    pool.SubmitMany(tasks, count);  // no microtask queue (teardown): at once
+    return;
+  }
+  auto it = std::find_if(deferred_submits_.begin(), deferred_submits_.end(),
+                         [&](const auto& entry) { return entry.first == &pool; });
+  if (it == deferred_submits_.end()) {
+    deferred_submits_.emplace_back(&pool, std::vector<core::Task*>());
+    it = deferred_submits_.end() - 1;
+  }
+  it->second.insert(it->second.end(), tasks, tasks + count);
+}
+
+void EnvState::FlushSubmissions() {
+  submit_flush_scheduled_ = false;
+  for (auto& [pool, tasks] : deferred_submits_) {
+    if (tasks.empty()) continue;
+    pool->SubmitMany(tasks.data(), tasks.size());
+    tasks.clear();
+  }
 }
 
 void EnvState::Track(EnvResource* resource) { resources_.insert(resource); }
@@ -199,6 +237,7 @@ void EnvState::Teardown(void* arg) {
     state->closing_ = true;
   }
   state->closing_js_ = true;
+  state->FlushSubmissions();  // so that the cancel below finds them
   std::vector<core::WorkerPool*> pools = state->pools_;
   pools.push_back(&core::WorkerPool::Shared());
   // Cancel everywhere first, then wait: nothing queued starts meanwhile.
@@ -220,6 +259,8 @@ void EnvState::Teardown(void* arg) {
   state->error_factory_.Reset();
   state->set_immediate_.Reset();
   state->deliver_later_.Reset();
+  state->queue_microtask_.Reset();
+  state->flush_submits_.Reset();
   napi_release_threadsafe_function(state->tsfn_, napi_tsfn_abort);
 }
 

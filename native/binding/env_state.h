@@ -49,6 +49,8 @@ class EnvState {
   // BatchedTaskStarted() when they start.
   void Submit(core::WorkerPool& pool, core::Task* const* tasks, size_t count,
               bool batched = false);
+  // Hands every task submitted so far to its pool now (before a cancel, at teardown).
+  void FlushSubmissions();
 
   // A KmsError (through the factory lib/ registers) for a status.
   [[nodiscard]] Napi::Value MakeError(core::Status status, const char* message) const;
@@ -91,6 +93,14 @@ class EnvState {
   // hundreds of milliseconds: no timers, no I/O. A turn is marked by a
   // setImmediate queued at its first delivery (it runs once the turn's I/O
   // phase is over); completions past the budget wait for it.
+  // Submissions wait for the end of the current JavaScript job (a microtask):
+  // work started by many promise continuations then reaches each pool in one
+  // SubmitMany, one wake-up of its threads instead of one per task (on a
+  // small machine every wake-up also takes the CPU from this thread).
+  std::vector<std::pair<core::WorkerPool*, std::vector<core::Task*>>> deferred_submits_;
+  bool submit_flush_scheduled_ = false;
+  Napi::FunctionReference queue_microtask_;
+  Napi::FunctionReference flush_submits_;
   bool turn_marked_ = false;  // a setImmediate marks the end of this turn
   bool deferred_ = false;     // completions wait for that setImmediate
   std::chrono::steady_clock::time_point turn_start_{};
