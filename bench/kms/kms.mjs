@@ -35,7 +35,7 @@ process.on('exit', () => rmSync(storeDir, { recursive: true, force: true }));
 // --- hsmkms: one Kms on the token ------------------------------------------------------------
 const { Kms } = loadHsmkms();
 const kms = await Kms.open({
-  root: { pkcs11: { module: token.module, tokenLabel: token.label, pin: token.pin } },
+  root: { pkcs11: { module: token.module, tokenLabel: token.label, pin: token.pin, privateSessionKeys: process.env.HSMKMS_BENCH_PRIVATE_SESSION_KEYS !== '0' } },
   store: path.join(storeDir, 'kms.db'),
 });
 const aesId = (await kms.createKey({ keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT' })).keyMetadata.keyId;
@@ -122,7 +122,7 @@ emit(args, {
     module: token.module,
     softhsm: softhsmVersion(),
     pkcs11js: raw.version,
-    hsmkms: 'Kms.open({ root: { pkcs11 } }) with default options: HSM threads 2 (HSMKMS_HSM_THREADS), cacheTtlMs 1000, ' +
+    hsmkms: `Kms.open({ root: { pkcs11 } }) with privateSessionKeys ${process.env.HSMKMS_BENCH_PRIVATE_SESSION_KEYS !== '0'} (HSMKMS_BENCH_PRIVATE_SESSION_KEYS=0 for false) and default options otherwise: HSM threads 2 (HSMKMS_HSM_THREADS), cacheTtlMs 1000, ` +
       'auditFlushMs 100, SQLite store (better-sqlite3, WAL, synchronous=FULL) in a temp dir; keys made with createKey',
     pkcs11jsSetup: `same process, C_Initialize flags CKF_OS_LOCKING_OK, ${IN_FLIGHT} sessions, token objects (CKA_TOKEN true) it generated itself; ` +
       `libuv pool of ${process.env.UV_THREADPOOL_SIZE ?? 4} threads for its async calls`,
