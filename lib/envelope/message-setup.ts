@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import type { AeadKey } from '../aead.js';
 import { KmsError } from '../errors.js';
+import { pooledRandomBytes } from '../random-pool.js';
 import type { EncryptionContext } from '../encryption-context.js';
 import { NativeContentKey, type ContentKey } from './content-key.js';
 import { PUBLIC_KEY_FIELD, reconcileContext } from './context-codec.js';
@@ -46,7 +47,7 @@ export async function prepareEncryption(opts: CheckedEncryptOptions, plaintextLe
     const edks = materials.encryptedDataKeys;
     if (dataKey === undefined || edks.length === 0) throw new KmsError('ValidationException', 'The keyring made no encrypted data key');
     if (edks.length > opts.maxEncryptedDataKeys) throw new KmsError('LimitExceededException', `The keyring made ${edks.length} encrypted data keys, more than maxEncryptedDataKeys`);
-    const messageId = crypto.randomBytes(MESSAGE_ID_LENGTH);
+    const messageId = pooledRandomBytes(MESSAGE_ID_LENGTH);
     const commitKey = deriveCommitKey(dataKey, messageId);
     const contentKey = deriveContentKey(dataKey, suite, messageId);
     const headerBody = serializeHeaderBody({ suite, messageId, encryptionContext, encryptedDataKeys: edks, frameLength: opts.frameLength, commitKey });

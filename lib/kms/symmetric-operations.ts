@@ -4,8 +4,8 @@
  * CMKs. AES-256-GCM runs inside the root; the blob format is in
  * ciphertext-blob.ts. Results name the key by ARN and carry the key version.
  */
-import { randomFillSync } from 'node:crypto';
 import { AeadKey } from '../aead.js';
+import { pooledRandomBytes } from '../random-pool.js';
 import { checkEncryptionContext, encryptionContextKeys, serializeEncryptionContext, type EncryptionContext } from '../encryption-context.js';
 import { KmsError } from '../errors.js';
 import type { KeyRecord } from '../keystore/index.js';
@@ -20,21 +20,9 @@ import { checkRequest, invalid, oneOf, optionalInt, requireBytes } from './reque
  * A blob's GCM IV: 96 random bits from the host's OpenSSL DRBG. An IV must
  * be unique, not secret, and asking the HSM for it doubled the HSM round
  * trips of every encrypt; key material still comes from the HSM's RNG.
- * Drawn 4 KiB at a time (one randomFillSync per 341 IVs: a call costs more
- * than the 12 bytes); every IV is a copy, used once.
  */
-const IV_POOL = Buffer.allocUnsafe(GCM_IV_LENGTH * 341);
-let ivPoolAt = IV_POOL.length;
-
 function freshIv(): Uint8Array {
-  if (ivPoolAt + GCM_IV_LENGTH > IV_POOL.length) {
-    randomFillSync(IV_POOL);
-    ivPoolAt = 0;
-  }
-  const iv = Buffer.from(IV_POOL.subarray(ivPoolAt, ivPoolAt + GCM_IV_LENGTH));
-  IV_POOL.fill(0, ivPoolAt, ivPoolAt + GCM_IV_LENGTH); // never handed out twice, even by a bug
-  ivPoolAt += GCM_IV_LENGTH;
-  return iv;
+  return pooledRandomBytes(GCM_IV_LENGTH);
 }
 
 /** What an operation tells the audit trail (never values, never plaintext). */
