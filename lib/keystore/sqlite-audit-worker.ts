@@ -5,7 +5,8 @@
  * cost about 1 ms plus an fsync; here it costs the loop nothing. WAL lets
  * this connection write while the store's own one reads.
  *
- * In: { id, rows } (rows already checked and flattened). Out: { id, ids } or { id, error }.
+ * In: { id, json } (the rows, already checked and flattened, as JSON).
+ * Out: { id, first, count } (consecutive ids), { id, ids } or { id, error }.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -22,9 +23,12 @@ const insert = db.prepare(
 );
 const append = db.transaction((rows: AuditInsertRow[]) => rows.map((row) => Number(insert.run(...row).lastInsertRowid)));
 
-parentPort!.on('message', ({ id, rows }: { id: number; rows: AuditInsertRow[] }) => {
+parentPort!.on('message', ({ id, json }: { id: number; json: string }) => {
   try {
-    parentPort!.postMessage({ id, ids: append.immediate(rows) });
+    const ids = append.immediate(JSON.parse(json) as AuditInsertRow[]);
+    // Inserted under one write lock, the ids run consecutively: two numbers say it.
+    const consecutive = ids.every((value, i) => value === ids[0]! + i);
+    parentPort!.postMessage(consecutive ? { id, first: ids[0], count: ids.length } : { id, ids });
   } catch (error) {
     const { message, code } = error as { message: string; code?: string };
     parentPort!.postMessage({ id, error: { message, code } });
