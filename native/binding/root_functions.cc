@@ -234,20 +234,22 @@ Napi::Value RewrapKey(const Napi::CallbackInfo& info) {
   return Napi::Value(info.Env(), Start(info, handle, std::move(args), nullptr, nullptr, {}));
 }
 
-// encrypt(handle, key, iv (12 B, in/out), aad, plaintext, out (plaintext + 16 B), result)
-//   -> result, the caller's { iv, ciphertext: out } (made in JavaScript: cheaper
-//   there, and holding it holds both arrays the worker writes)
-Napi::Value Encrypt(const Napi::CallbackInfo& info) {
+// The shared shape of encrypt and encryptAeadKey: (handle, key, iv (12 B, in/out), aad,
+// <what to encrypt>, out, result) -> result, the caller's { iv, ciphertext: out } (made in
+// JavaScript: cheaper there, and holding it holds both arrays the worker writes).
+// `set_input` reads argument 4 into `args` and says how many bytes it encrypts.
+template <typename SetInput>
+Napi::Value StartEncrypt(const Napi::CallbackInfo& info, RootOp op, SetInput set_input) {
   Napi::Env env = info.Env();
   RootHandle* handle = RootHandle::Unwrap(env, info[0]);
-  RootJob::Args args = ArgsFor(RootOp::kEncrypt);
+  RootJob::Args args = ArgsFor(op);
   args.key = WrappedKeyRef::Unwrap(env, info[1]);
   args.iv = Bytes(info, 2);
   args.aad = Bytes(info, 3);
-  args.in = Bytes(info, 4);
+  const size_t plaintext_length = set_input(args);
   args.out = Bytes(info, 5);
   Require(env, args.iv.length == RootOfTrust::kGcmIvSize, "IV must be 12 bytes");
-  Require(env, args.out.length == args.in.length + RootOfTrust::kGcmTagSize, "output size mismatch");
+  Require(env, args.out.length == plaintext_length + RootOfTrust::kGcmTagSize, "output size mismatch");
   if (!info[6].IsObject()) throw Napi::TypeError::New(env, "Expected a result object");
   Napi::Object result = info[6].As<Napi::Object>();
   Require(env, result.Get("iv") == info[2] && result.Get("ciphertext") == info[5],
@@ -255,26 +257,21 @@ Napi::Value Encrypt(const Napi::CallbackInfo& info) {
   return Napi::Value(env, Start(info, handle, std::move(args), info[6], nullptr, {info[3], info[4]}));
 }
 
-// encryptAeadKey(handle, key, iv (12 B, in/out), aad, dataKey (key handle), out (48 B), result)
-//   -> result, the caller's { iv, ciphertext: out }: encrypt of the data key's
-//   bytes, which go from locked memory to the root and never to JavaScript
+// encrypt(handle, key, iv, aad, plaintext, out (plaintext + 16 B), result)
+Napi::Value Encrypt(const Napi::CallbackInfo& info) {
+  return StartEncrypt(info, RootOp::kEncrypt, [&](RootJob::Args& args) {
+    args.in = Bytes(info, 4);
+    return args.in.length;
+  });
+}
+
+// encryptAeadKey(handle, key, iv, aad, dataKey (key handle), out (48 B), result): the data
+// key's bytes go from locked memory to the root and never to JavaScript
 Napi::Value EncryptAeadKey(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RootHandle* handle = RootHandle::Unwrap(env, info[0]);
-  RootJob::Args args = ArgsFor(RootOp::kEncryptAeadKey);
-  args.key = WrappedKeyRef::Unwrap(env, info[1]);
-  args.iv = Bytes(info, 2);
-  args.aad = Bytes(info, 3);
-  args.aead_key = UnwrapKey(env, info[4]);
-  args.out = Bytes(info, 5);
-  Require(env, args.iv.length == RootOfTrust::kGcmIvSize, "IV must be 12 bytes");
-  Require(env, args.out.length == core::AesGcmKey::kKeySize + RootOfTrust::kGcmTagSize,
-          "output size mismatch");
-  if (!info[6].IsObject()) throw Napi::TypeError::New(env, "Expected a result object");
-  Napi::Object result = info[6].As<Napi::Object>();
-  Require(env, result.Get("iv") == info[2] && result.Get("ciphertext") == info[5],
-          "the result must hold iv and out");
-  return Napi::Value(env, Start(info, handle, std::move(args), info[6], nullptr, {info[3], info[4]}));
+  return StartEncrypt(info, RootOp::kEncryptAeadKey, [&](RootJob::Args& args) {
+    args.aead_key = UnwrapKey(info.Env(), info[4]);
+    return core::AesGcmKey::kKeySize;
+  });
 }
 
 // decrypt(handle, key, iv, aad, ciphertext (|| tag), out (>= ciphertext - 16 B; ciphertext-sized
