@@ -1,0 +1,182 @@
+// The soak's operation mix: what an application does with hsmkms all day,
+// drawn at random by weight, plus key lifecycle events at a fixed pace
+// (a new CMK replaces the oldest of the pool, a pool key rotates). Every
+// call counts as one operation; a sign followed by its verify counts two.
+import crypto from 'node:crypto';
+
+/** Weights of the mix (relative). */
+export const MIX = Object.freeze({
+  encrypt: 18,
+  decrypt: 18,
+  generateDataKey: 10,
+  generateDataKeyWithoutPlaintext: 6,
+  reEncrypt: 5,
+  signVerifyEcdsa: 5,
+  signVerifyRsa: 1,
+  envelopeEncrypt: 5,
+  envelopeDecrypt: 5,
+  aeadKeyLifecycle: 10,
+  generateRandom: 4,
+  describeKey: 2,
+});
+
+const RING = 256; // recent ciphertexts and messages kept for decrypt/reEncrypt
+
+/** Picks names by weight with a cumulative table. */
+function weightedPicker(weights) {
+  const names = Object.keys(weights);
+  const cumulative = [];
+  let total = 0;
+  for (const name of names) cumulative.push((total += weights[name]));
+  return () => {
+    const r = Math.random() * total;
+    return names[cumulative.findIndex((c) => r < c)];
+  };
+}
+
+const pick = (array) => array[Math.floor(Math.random() * array.length)];
+const contextFor = (i) => ({ tenant: `t${i % 8}`, purpose: 'soak' });
+
+/**
+ * The workload on `kms`. `hsmkms` is the loaded package (aead, envelope);
+ * `createEvery` / `rotateEvery`: operations between lifecycle events.
+ */
+export async function makeWorkload({ kms, hsmkms, poolSize = 4, createEvery = 20_000, rotateEvery = 20_000 }) {
+  const { aead, envelope, KmsKeyring } = hsmkms;
+  const newKey = async () => (await kms.createKey({ description: 'soak' })).keyMetadata.keyId;
+  const pool = [];
+  for (let i = 0; i < poolSize; i++) pool.push(await newKey());
+  const ecKey = (await kms.createKey({ keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' })).keyMetadata.keyId;
+  const rsaKey = (await kms.createKey({ keySpec: 'RSA_2048', keyUsage: 'SIGN_VERIFY' })).keyMetadata.keyId;
+  const inputs = Array.from({ length: 16 }, (_, i) => crypto.randomBytes(16 + i * 64)); // 16 B .. 976 B
+  const blobs = []; // { keyId, blob, context }
+  const messages = []; // { keyId, message, context }
+  const remember = (ring, entry) => {
+    if (!pool.includes(entry.keyId)) return; // its key left the pool while the call ran
+    if (ring.length < RING) ring.push(entry);
+    else ring[Math.floor(Math.random() * RING)] = entry;
+  };
+  let retiring = null; // left the pool at the last event; deleted at the next, when nothing can still use it
+  const lifecycle = { created: 0, rotated: 0, deleted: 0 };
+
+  const ops = {
+    async encrypt(i) {
+      const keyId = pick(pool);
+      const encryptionContext = contextFor(i);
+      const r = await kms.encrypt({ keyId, plaintext: pick(inputs), encryptionContext });
+      remember(blobs, { keyId, blob: r.ciphertextBlob, context: encryptionContext });
+      return 1;
+    },
+    async decrypt(i) {
+      if (blobs.length === 0) return ops.encrypt(i);
+      const e = pick(blobs);
+      await kms.decrypt({ ciphertextBlob: e.blob, encryptionContext: e.context });
+      return 1;
+    },
+    async generateDataKey(i) {
+      const r = await kms.generateDataKey({ keyId: pick(pool), keySpec: 'AES_256', encryptionContext: contextFor(i) });
+      r.plaintext.fill(0); // as an application should once it is done with it
+      return 1;
+    },
+    async generateDataKeyWithoutPlaintext(i) {
+      await kms.generateDataKeyWithoutPlaintext({ keyId: pick(pool), keySpec: 'AES_256', encryptionContext: contextFor(i) });
+      return 1;
+    },
+    async reEncrypt(i) {
+      if (blobs.length === 0) return ops.encrypt(i);
+      const e = pick(blobs);
+      const destinationKeyId = pick(pool);
+      const r = await kms.reEncrypt({ ciphertextBlob: e.blob, sourceEncryptionContext: e.context, destinationKeyId, destinationEncryptionContext: e.context });
+      remember(blobs, { keyId: destinationKeyId, blob: r.ciphertextBlob, context: e.context });
+      return 1;
+    },
+    async signVerifyEcdsa() {
+      return signVerify(ecKey, 'ECDSA_SHA_256');
+    },
+    async signVerifyRsa() {
+      return signVerify(rsaKey, 'RSASSA_PSS_SHA_256');
+    },
+    async envelopeEncrypt(i) {
+      const keyId = pick(pool);
+      const encryptionContext = contextFor(i);
+      const r = await envelope.encrypt(pick(inputs), { keyring: new KmsKeyring({ kms, keyId }), encryptionContext });
+      remember(messages, { keyId, message: r.result, context: encryptionContext });
+      return 1;
+    },
+    async envelopeDecrypt(i) {
+      if (messages.length === 0) return ops.envelopeEncrypt(i);
+      const e = pick(messages);
+      await envelope.decrypt(e.message, { keyring: new KmsKeyring({ kms, keyId: e.keyId }), encryptionContext: e.context });
+      return 1;
+    },
+    async aeadKeyLifecycle() {
+      // A key made, used for a message each way (sync and on the pool), destroyed.
+      const key = Math.random() < 0.5 ? aead.generateKey() : aead.importKey(crypto.randomBytes(32));
+      const sealed = aead.encryptSync(key, pick(inputs));
+      await aead.decrypt(key, sealed);
+      key.destroy();
+      return 1;
+    },
+    async generateRandom() {
+      await kms.generateRandom({ numberOfBytes: 32 });
+      return 1;
+    },
+    async describeKey() {
+      await kms.describeKey({ keyId: pick(pool) });
+      return 1;
+    },
+  };
+
+  async function signVerify(keyId, signingAlgorithm) {
+    const message = pick(inputs);
+    const { signature } = await kms.sign({ keyId, message, messageType: 'RAW', signingAlgorithm });
+    const { signatureValid } = await kms.verify({ keyId, message, signature, messageType: 'RAW', signingAlgorithm });
+    if (!signatureValid) throw new Error(`${signingAlgorithm}: a fresh signature did not verify`);
+    return 2;
+  }
+
+  /** Replaces the oldest pool key with a new one; deletes the one replaced last time. */
+  async function replaceKey() {
+    if (retiring !== null) {
+      await kms.scheduleKeyDeletion({ keyId: retiring, pendingWindowInDays: 7 });
+      lifecycle.deleted++;
+    }
+    const fresh = await newKey();
+    lifecycle.created++;
+    pool.push(fresh);
+    retiring = pool.shift();
+    for (const ring of [blobs, messages]) {
+      for (let j = ring.length - 1; j >= 0; j--) if (ring[j].keyId === retiring) ring.splice(j, 1);
+    }
+  }
+
+  async function rotateKey() {
+    await kms.rotateKeyOnDemand({ keyId: pick(pool) });
+    lifecycle.rotated++;
+  }
+
+  const next = weightedPicker(MIX);
+  let sinceCreate = 0;
+  let sinceRotate = 0;
+  const counts = Object.fromEntries(Object.keys(MIX).map((k) => [k, 0]));
+  return {
+    counts,
+    lifecycle,
+    /** One operation (or a lifecycle event when one is due); resolves to the operations it made. */
+    async step(i) {
+      if (createEvery > 0 && (sinceCreate += 1) >= createEvery) {
+        sinceCreate = 0;
+        await replaceKey();
+        return 2;
+      }
+      if (rotateEvery > 0 && (sinceRotate += 1) >= rotateEvery) {
+        sinceRotate = 0;
+        await rotateKey();
+        return 1;
+      }
+      const name = next();
+      counts[name]++;
+      return ops[name](i);
+    },
+  };
+}
