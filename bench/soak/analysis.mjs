@@ -7,6 +7,8 @@
 export const THRESHOLDS = Object.freeze({
   // 4 MiB per million operations = under 4.2 bytes kept per operation.
   rssMiBPerMillionOps: 4,
+  // Every object the process holds (keys come and go: created, purged).
+  hsmObjectsPerMillionOps: 2,
   // Objects the process holds beyond its key cache: anything else is a leak.
   leakedObjectsPerMillionOps: 1,
   leakedObjectsSpread: 2,
@@ -78,6 +80,8 @@ export function verdicts(run, s) {
   add('failed operations', '0', run.errors, run.errors === 0);
   add('HSM object counter sees a session object this process creates (positive control)', '+1 then back', run.control.delta, run.control.ok);
   add('RSS slope (second half)', `≤ ${t.rssMiBPerMillionOps} MiB per million ops`, s.rssMiB.perMillionOps, s.rssMiB.perMillionOps <= t.rssMiBPerMillionOps, ' MiB/M ops');
+  add('HSM objects (token + session): slope', `|slope| ≤ ${t.hsmObjectsPerMillionOps} per million ops`, s.hsmObjects.perMillionOps,
+    Math.abs(s.hsmObjects.perMillionOps) <= t.hsmObjectsPerMillionOps || s.hsmObjects.max === s.hsmObjects.min, '/M ops');
   add('HSM objects beyond the key cache: slope', `|slope| ≤ ${t.leakedObjectsPerMillionOps} per million ops`, s.leakedObjects.perMillionOps,
     Math.abs(s.leakedObjects.perMillionOps) <= t.leakedObjectsPerMillionOps || s.leakedObjects.max === s.leakedObjects.min, '/M ops');
   add('HSM objects beyond the key cache: spread', `≤ ${t.leakedObjectsSpread}`, s.leakedObjects.max - s.leakedObjects.min, s.leakedObjects.max - s.leakedObjects.min <= t.leakedObjectsSpread);

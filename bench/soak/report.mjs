@@ -61,7 +61,7 @@ function renderMarkdown(doc) {
   const mix = Object.entries(run.counts).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ');
   return `# hsmkms soak (Kms on SoftHSM2, mixed operations)
 
-${meta.date} · ${meta.cpu.model} · ${meta.cpu.cores} cores · Node ${meta.node} · ${meta.softhsm} · load avg ${meta.loadavg.start.map((x) => x.toFixed(2)).join('/')} → ${meta.loadavg.end.map((x) => x.toFixed(2)).join('/')} · git ${meta.git}${meta.addon ? ` · addon ${meta.addon.sha256}` : ''}${meta.quick ? ' · **quick mode**' : ''}
+${meta.date} · ${meta.cpu.model} · ${meta.cpu.cores} cores · Node ${meta.node} · SoftHSM ${meta.softhsm} · pkcs11js ${meta.pkcs11js} · load avg ${meta.loadavg.start.map((x) => x.toFixed(2)).join('/')} → ${meta.loadavg.end.map((x) => x.toFixed(2)).join('/')} · git ${meta.git}${meta.addon ? ` · addon ${meta.addon.sha256}` : ''}${meta.quick ? ' · **quick mode**' : ''}
 
 **${verdict.pass ? 'PASS' : 'FAIL'}** · ${fmt(run.seconds / 60, 1)} min · ${fmtInt(run.ops)} operations (${fmtInt(run.ops / run.seconds)} ops/s) · ${run.inFlight} in flight · ${fmtInt(run.errors)} failed · ${samples.length} samples every ${run.sampleSeconds} s
 
@@ -71,7 +71,7 @@ Shared machine: ${fmt(run.othersPct, 0)}% of its CPU went to other processes dur
 
 ${checks}
 
-Thresholds: RSS ≤ ${THRESHOLDS.rssMiBPerMillionOps} MiB per million operations (under ${fmt((THRESHOLDS.rssMiBPerMillionOps * MiB) / 1e6, 1)} bytes kept per operation); HSM objects beyond the key cache (objects − token objects − cached CMK versions) flat; open fds flat. Slopes are least-squares fits over the second half of the run (after warm-up), against operations done and against time.
+Thresholds: RSS ≤ ${THRESHOLDS.rssMiBPerMillionOps} MiB per million operations (under ${fmt((THRESHOLDS.rssMiBPerMillionOps * MiB) / 1e6, 1)} bytes kept per operation); HSM objects (token + session) within ${THRESHOLDS.hsmObjectsPerMillionOps} per million operations; HSM objects beyond the key cache (objects − token objects − cached CMK versions) flat; open fds flat. Slopes are least-squares fits over the second half of the run (after warm-up), against operations done and against time.
 
 ## Slopes
 
@@ -79,9 +79,9 @@ ${slopeTable}
 
 ## What ran
 
-Kms.open({ root: { pkcs11 } }) on a fresh SoftHSM2 token, SQLite store in a temp dir, default options; ${run.poolSize} symmetric CMKs in a pool, one ECC_NIST_P256 and one RSA_2048 signing key. Mix by weight: ${Object.entries(run.mix).map(([k, v]) => `${k} ${v}`).join(', ')}. Messages 16–976 bytes, encryption context of two pairs. About every ${fmtInt(run.createEvery)} operations a new CMK replaces the oldest in the pool (the one replaced the time before is scheduled for deletion); about every ${fmtInt(run.rotateEvery)} a pool key rotates. Lifecycle: ${run.lifecycle.created} keys created, ${run.lifecycle.rotated} rotations, ${run.lifecycle.deleted} deletions scheduled. Operations per kind: ${mix}.
+Kms.open({ root: { pkcs11 } }) on a fresh SoftHSM2 token, SQLite store in a temp dir, default options; ${run.poolSize} symmetric CMKs in a pool, one ECC_NIST_P256 and one RSA_2048 signing key. Mix by weight: ${Object.entries(run.mix).map(([k, v]) => `${k} ${v}`).join(', ')}. Messages 16–976 bytes, encryption context of two pairs. About every ${fmtInt(run.createEvery)} operations a new CMK replaces the oldest in the pool (the one replaced the time before is scheduled for deletion, the Kms's clock moved 8 days on, and purged: that evicts its unwrapped versions); about every ${fmtInt(run.rotateEvery)} a pool key rotates. Lifecycle: ${run.lifecycle.created} keys created, ${run.lifecycle.rotated} rotations, ${run.lifecycle.deleted} deletions scheduled, ${run.lifecycle.purged} keys purged. Operations per kind: ${mix}.
 
-HSM objects are counted by a separate pkcs11js session on the same module in the same process (C_FindObjects with an empty template sees the token objects and every session object of the application); positive control before the run: a CMK's first use added ${run.control.delta} object(s) seen by that session, matching the addon's key cache, and evicting it took ${run.control.delta} away. The addon's own count (root stats) agreed with it at every sample: ${run.addonCountAgrees ? 'yes' : '**no**'}.
+HSM objects are counted by a separate pkcs11js session on the same module in the same process (C_FindObjects with an empty template sees the token objects and every session object of the application); positive control before the run: a CMK's first use added ${run.control.delta} object(s) seen by that session, matching the addon's key cache, and evicting it took ${run.control.delta} away. The addon's own count (root stats, taken a moment apart while operations run) agreed with it in ${run.addonCountAgrees} of ${samples.length} samples, off by at most ${run.addonCountMaxDiff}.
 
 ## Samples
 

@@ -1,7 +1,9 @@
 // The soak's operation mix: what an application does with hsmkms all day,
-// drawn at random by weight, plus key lifecycle events at a fixed pace
-// (a new CMK replaces the oldest of the pool, a pool key rotates). Every
-// call counts as one operation; a sign followed by its verify counts two.
+// drawn at random by weight, plus key lifecycle events at a fixed pace: a
+// new CMK replaces the oldest of the pool (the one replaced the time before
+// is scheduled for deletion and, the clock moved past its window, purged,
+// which evicts its unwrapped versions), and a pool key rotates. Every call
+// counts as one operation; a sign followed by its verify counts two.
 import crypto from 'node:crypto';
 
 /** Weights of the mix (relative). */
@@ -39,9 +41,10 @@ const contextFor = (i) => ({ tenant: `t${i % 8}`, purpose: 'soak' });
 
 /**
  * The workload on `kms`. `hsmkms` is the loaded package (aead, envelope);
- * `createEvery` / `rotateEvery`: operations between lifecycle events.
+ * `createEvery` / `rotateEvery`: operations between lifecycle events;
+ * `passDeletionWindow()` moves the Kms's clock past a deletion window.
  */
-export async function makeWorkload({ kms, hsmkms, poolSize = 4, createEvery = 20_000, rotateEvery = 20_000 }) {
+export async function makeWorkload({ kms, hsmkms, passDeletionWindow, poolSize = 4, createEvery = 20_000, rotateEvery = 20_000 }) {
   const { aead, envelope, KmsKeyring } = hsmkms;
   const newKey = async () => (await kms.createKey({ description: 'soak' })).keyMetadata.keyId;
   const pool = [];
@@ -57,7 +60,7 @@ export async function makeWorkload({ kms, hsmkms, poolSize = 4, createEvery = 20
     else ring[Math.floor(Math.random() * RING)] = entry;
   };
   let retiring = null; // left the pool at the last event; deleted at the next, when nothing can still use it
-  const lifecycle = { created: 0, rotated: 0, deleted: 0 };
+  const lifecycle = { created: 0, rotated: 0, deleted: 0, purged: 0 };
 
   const ops = {
     async encrypt(i) {
@@ -135,11 +138,13 @@ export async function makeWorkload({ kms, hsmkms, poolSize = 4, createEvery = 20
     return 2;
   }
 
-  /** Replaces the oldest pool key with a new one; deletes the one replaced last time. */
+  /** Replaces the oldest pool key with a new one; deletes and purges the one replaced last time. */
   async function replaceKey() {
     if (retiring !== null) {
       await kms.scheduleKeyDeletion({ keyId: retiring, pendingWindowInDays: 7 });
       lifecycle.deleted++;
+      passDeletionWindow();
+      lifecycle.purged += (await kms.purgeDeletedKeys()).length;
     }
     const fresh = await newKey();
     lifecycle.created++;
