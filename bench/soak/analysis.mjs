@@ -7,8 +7,9 @@
 export const THRESHOLDS = Object.freeze({
   // 4 MiB per million operations = under 4.2 bytes kept per operation.
   rssMiBPerMillionOps: 4,
-  // Every object the process holds (keys come and go: created, purged).
-  hsmObjectsPerMillionOps: 2,
+  // Every object the process holds: keys come and go (created, purged), so
+  // the count moves by a few around its level; a 10-minute run sees ~2.5M ops.
+  hsmObjectsPerMillionOps: 5,
   // Objects the process holds beyond its key cache: anything else is a leak.
   leakedObjectsPerMillionOps: 1,
   leakedObjectsSpread: 2,

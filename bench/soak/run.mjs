@@ -39,8 +39,8 @@ const counter = openObjectCounter(token, kms);
 const control = await counter.control();
 if (!control.ok) log(`soak: the HSM object counter failed its positive control: ${JSON.stringify(control)}`);
 
-const CREATE_EVERY = 20_000;
-const ROTATE_EVERY = 20_000;
+const CREATE_EVERY = options.lifecycleEvery;
+const ROTATE_EVERY = options.lifecycleEvery;
 const POOL = 4;
 const workload = await makeWorkload({ kms, hsmkms, passDeletionWindow: () => (clockOffsetMs += 8 * DAY_MS), poolSize: POOL, createEvery: CREATE_EVERY, rotateEvery: ROTATE_EVERY });
 
@@ -65,7 +65,7 @@ async function lane() {
       ops += made;
     } catch (error) {
       errors++;
-      const code = error?.code ?? error?.name ?? 'Error';
+      const code = `${error?.soakOperation ?? 'lifecycle event'}: ${error?.code ?? error?.name ?? 'Error'}`;
       if ((errorCodes[code] = (errorCodes[code] ?? 0) + 1) <= 3) log(`soak: operation failed: ${code}: ${error?.message}`);
     }
   }

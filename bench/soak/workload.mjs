@@ -140,12 +140,8 @@ export async function makeWorkload({ kms, hsmkms, passDeletionWindow, poolSize =
 
   /** Replaces the oldest pool key with a new one; deletes and purges the one replaced last time. */
   async function replaceKey() {
-    if (retiring !== null) {
-      await kms.scheduleKeyDeletion({ keyId: retiring, pendingWindowInDays: 7 });
-      lifecycle.deleted++;
-      passDeletionWindow();
-      lifecycle.purged += (await kms.purgeDeletedKeys()).length;
-    }
+    const old = retiring;
+    retiring = null;
     const fresh = await newKey();
     lifecycle.created++;
     pool.push(fresh);
@@ -153,12 +149,23 @@ export async function makeWorkload({ kms, hsmkms, passDeletionWindow, poolSize =
     for (const ring of [blobs, messages]) {
       for (let j = ring.length - 1; j >= 0; j--) if (ring[j].keyId === retiring) ring.splice(j, 1);
     }
+    if (old !== null) {
+      await kms.scheduleKeyDeletion({ keyId: old, pendingWindowInDays: 7 });
+      lifecycle.deleted++;
+      passDeletionWindow();
+      lifecycle.purged += (await kms.purgeDeletedKeys()).length;
+    }
   }
 
   async function rotateKey() {
     await kms.rotateKeyOnDemand({ keyId: pick(pool) });
     lifecycle.rotated++;
   }
+
+  // Lifecycle events run one at a time: on a loaded machine one may still be
+  // running when the next is due (the next would delete a key twice).
+  let events = Promise.resolve();
+  const serial = (event) => (events = events.then(event, event));
 
   const next = weightedPicker(MIX);
   let sinceCreate = 0;
@@ -171,17 +178,21 @@ export async function makeWorkload({ kms, hsmkms, passDeletionWindow, poolSize =
     async step(i) {
       if (createEvery > 0 && (sinceCreate += 1) >= createEvery) {
         sinceCreate = 0;
-        await replaceKey();
+        await serial(replaceKey);
         return 2;
       }
       if (rotateEvery > 0 && (sinceRotate += 1) >= rotateEvery) {
         sinceRotate = 0;
-        await rotateKey();
+        await serial(rotateKey);
         return 1;
       }
       const name = next();
       counts[name]++;
-      return ops[name](i);
+      try {
+        return await ops[name](i);
+      } catch (error) {
+        throw Object.assign(error, { soakOperation: name });
+      }
     },
   };
 }

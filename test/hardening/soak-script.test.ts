@@ -1,6 +1,6 @@
 // The soak script itself (bench/soak, `npm run soak`): its verdicts fail on
 // made-up leaks and pass on flat series, and a quick run (12 s, no op
-// target) goes end to end on a fresh SoftHSM2 token and writes its results.
+// target, key lifecycle events every 2,000 operations) goes end to end on a fresh SoftHSM2 token and writes its results.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -104,7 +104,7 @@ describe('npm run soak, quick mode', () => {
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
   it('runs mixed operations on SoftHSM2 for the time asked and writes soak.json and soak.md', async () => {
-    const child = spawn(process.execPath, [SOAK, '--seconds', '12', '--ops', '0', '--sample-seconds', '2', '--out-dir', outDir], {
+    const child = spawn(process.execPath, [SOAK, '--seconds', '12', '--ops', '0', '--sample-seconds', '2', '--lifecycle-every', '2000', '--out-dir', outDir], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -115,7 +115,7 @@ describe('npm run soak, quick mode', () => {
       child.on('error', reject);
       child.on('close', resolve);
     });
-    // Exit 1 is a FAIL verdict: 12 s is all warm-up, so the RSS slope may fail; crashes are other codes.
+    // Exit 1 is a FAIL verdict (12 s is all warm-up, below); crashes are other codes.
     expect([0, 1], stderr).toContain(code);
     expect(existsSync(path.join(outDir, 'soak.md'))).toBe(true);
     const doc = JSON.parse(readFileSync(path.join(outDir, 'soak.json'), 'utf8')) as {
@@ -130,17 +130,21 @@ describe('npm run soak, quick mode', () => {
     expect(doc.run.errors, stderr).toBe(0);
     expect(doc.run.control).toEqual({ ok: true, delta: 1 });
     for (const [kind, n] of Object.entries(doc.run.counts)) expect(n, kind).toBeGreaterThan(0);
-    // The control key is purged on the first key replacement (its window passed on the Kms's clock).
+    // Keys replaced are purged (the Kms's clock moved past their window).
     expect(doc.run.lifecycle.purged).toBeGreaterThan(0);
     expect(doc.samples.length).toBeGreaterThanOrEqual(6);
     for (const s of doc.samples) {
       expect(s.rss).toBeGreaterThan(10 * MiB);
       expect(s.fds).toBeGreaterThan(3);
-      expect(s.hsmObjects).toBe(s.tokenObjects + s.cachedKeys);
+      // The two counts are taken a moment apart while keys are made and evicted.
+      expect(Math.abs(s.hsmObjects - s.tokenObjects - s.cachedKeys)).toBeLessThanOrEqual(2);
     }
     expect(doc.samples.at(-1)!.ops).toBe(doc.run.ops);
-    // Everything but the RSS slope must already hold after 12 s.
-    expect(doc.verdict.checks.filter((c) => c.result === 'FAIL' && !/^RSS/.test(c.check)).map((c) => c.check)).toEqual([]);
+    // 12 s is warm-up: the RSS and raw object-count slopes are not meaningful
+    // yet (a key cache of a dozen moves them); every other check must hold.
+    const meaningful = doc.verdict.checks.filter((c) => !/^(RSS|HSM objects \(token)/.test(c.check));
+    expect(meaningful.length).toBeGreaterThanOrEqual(8);
+    expect(meaningful.filter((c) => c.result === 'FAIL').map((c) => c.check)).toEqual([]);
     expect(readFileSync(path.join(outDir, 'soak.md'), 'utf8')).toMatch(/## Verdicts[\s\S]*RSS slope/);
   });
 });
