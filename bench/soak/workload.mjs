@@ -59,37 +59,50 @@ export async function makeWorkload({ kms, hsmkms, passDeletionWindow, poolSize =
     if (ring.length < RING) ring.push(entry);
     else ring[Math.floor(Math.random() * RING)] = entry;
   };
-  let retiring = null; // left the pool at the last event; deleted at the next, when nothing can still use it
+  let retiring = null; // left the pool at the last event; deleted at the next, once no call uses it
+  // Calls in flight per key, so that a key is deleted only when none uses it.
+  const inUse = new Map();
+  async function holding(keyIds, call) {
+    for (const k of keyIds) inUse.set(k, (inUse.get(k) ?? 0) + 1);
+    try {
+      return await call();
+    } finally {
+      for (const k of keyIds) inUse.set(k, inUse.get(k) - 1);
+    }
+  }
   const lifecycle = { created: 0, rotated: 0, deleted: 0, purged: 0 };
 
   const ops = {
     async encrypt(i) {
       const keyId = pick(pool);
       const encryptionContext = contextFor(i);
-      const r = await kms.encrypt({ keyId, plaintext: pick(inputs), encryptionContext });
+      const r = await holding([keyId], () => kms.encrypt({ keyId, plaintext: pick(inputs), encryptionContext }));
       remember(blobs, { keyId, blob: r.ciphertextBlob, context: encryptionContext });
       return 1;
     },
     async decrypt(i) {
       if (blobs.length === 0) return ops.encrypt(i);
       const e = pick(blobs);
-      await kms.decrypt({ ciphertextBlob: e.blob, encryptionContext: e.context });
+      await holding([e.keyId], () => kms.decrypt({ ciphertextBlob: e.blob, encryptionContext: e.context }));
       return 1;
     },
     async generateDataKey(i) {
-      const r = await kms.generateDataKey({ keyId: pick(pool), keySpec: 'AES_256', encryptionContext: contextFor(i) });
+      const keyId = pick(pool);
+      const r = await holding([keyId], () => kms.generateDataKey({ keyId, keySpec: 'AES_256', encryptionContext: contextFor(i) }));
       r.plaintext.fill(0); // as an application should once it is done with it
       return 1;
     },
     async generateDataKeyWithoutPlaintext(i) {
-      await kms.generateDataKeyWithoutPlaintext({ keyId: pick(pool), keySpec: 'AES_256', encryptionContext: contextFor(i) });
+      const keyId = pick(pool);
+      await holding([keyId], () => kms.generateDataKeyWithoutPlaintext({ keyId, keySpec: 'AES_256', encryptionContext: contextFor(i) }));
       return 1;
     },
     async reEncrypt(i) {
       if (blobs.length === 0) return ops.encrypt(i);
       const e = pick(blobs);
       const destinationKeyId = pick(pool);
-      const r = await kms.reEncrypt({ ciphertextBlob: e.blob, sourceEncryptionContext: e.context, destinationKeyId, destinationEncryptionContext: e.context });
+      const r = await holding([e.keyId, destinationKeyId], () =>
+        kms.reEncrypt({ ciphertextBlob: e.blob, sourceEncryptionContext: e.context, destinationKeyId, destinationEncryptionContext: e.context }));
       remember(blobs, { keyId: destinationKeyId, blob: r.ciphertextBlob, context: e.context });
       return 1;
     },
@@ -102,14 +115,14 @@ export async function makeWorkload({ kms, hsmkms, passDeletionWindow, poolSize =
     async envelopeEncrypt(i) {
       const keyId = pick(pool);
       const encryptionContext = contextFor(i);
-      const r = await envelope.encrypt(pick(inputs), { keyring: new KmsKeyring({ kms, keyId }), encryptionContext });
+      const r = await holding([keyId], () => envelope.encrypt(pick(inputs), { keyring: new KmsKeyring({ kms, keyId }), encryptionContext }));
       remember(messages, { keyId, message: r.result, context: encryptionContext });
       return 1;
     },
     async envelopeDecrypt(i) {
       if (messages.length === 0) return ops.envelopeEncrypt(i);
       const e = pick(messages);
-      await envelope.decrypt(e.message, { keyring: new KmsKeyring({ kms, keyId: e.keyId }), encryptionContext: e.context });
+      await holding([e.keyId], () => envelope.decrypt(e.message, { keyring: new KmsKeyring({ kms, keyId: e.keyId }), encryptionContext: e.context }));
       return 1;
     },
     async aeadKeyLifecycle() {
@@ -125,7 +138,8 @@ export async function makeWorkload({ kms, hsmkms, passDeletionWindow, poolSize =
       return 1;
     },
     async describeKey() {
-      await kms.describeKey({ keyId: pick(pool) });
+      const keyId = pick(pool);
+      await holding([keyId], () => kms.describeKey({ keyId }));
       return 1;
     },
   };
@@ -150,6 +164,8 @@ export async function makeWorkload({ kms, hsmkms, passDeletionWindow, poolSize =
       for (let j = ring.length - 1; j >= 0; j--) if (ring[j].keyId === retiring) ring.splice(j, 1);
     }
     if (old !== null) {
+      while ((inUse.get(old) ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      inUse.delete(old);
       await kms.scheduleKeyDeletion({ keyId: old, pendingWindowInDays: 7 });
       lifecycle.deleted++;
       passDeletionWindow();
@@ -158,7 +174,8 @@ export async function makeWorkload({ kms, hsmkms, passDeletionWindow, poolSize =
   }
 
   async function rotateKey() {
-    await kms.rotateKeyOnDemand({ keyId: pick(pool) });
+    const keyId = pick(pool);
+    await holding([keyId], () => kms.rotateKeyOnDemand({ keyId }));
     lifecycle.rotated++;
   }
 
