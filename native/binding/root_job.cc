@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "../core/pkcs11/public_key.h"
+#include "../core/pkcs11/request_start.h"
 #include "../core/secure_memory.h"
 #include "key_handle.h"
 #include "wrapped_key_value.h"
@@ -91,6 +92,7 @@ bool RootJob::Batched(RootOp op) noexcept {
 
 void RootJob::Run() noexcept {
   const auto started = std::chrono::steady_clock::now();
+  const pkcs11::RequestStart request(submitted_);
   if (Batched(args_.op)) {
     state_->BatchedTaskStarted();
     // Results held for batching would wait behind this call, likely slow too.

@@ -106,6 +106,8 @@ class RootJob final : public core::Task, public Completion {
   napi_ref iv_ref_ = nullptr;
   KeepAlive keep_alive_;
 
+  // When JavaScript asked (the HSM retry budget of a device error counts from it).
+  const std::chrono::steady_clock::time_point submitted_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::duration ran_for_{};  // Run(), for DeliveryFor
   pkcs11::HsmResult result_;
   std::vector<uint8_t> bytes_;  // reference, signature, SPKI, OAEP ciphertext

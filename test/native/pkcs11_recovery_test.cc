@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pkcs11/hsm.h"
+#include "pkcs11/request_start.h"
 #include "pkcs11_fixture.h"
 #include "test_support.h"
 
@@ -215,6 +216,35 @@ HSMKMS_TEST(SpentBudgetIsKeyUnavailable) {
   CHECK_EQ(result.status, Status::kKeyUnavailable);
   CHECK_EQ(std::string(result.fn), "C_GenerateRandom");
   CHECK_EQ(ShimCalls("C_GenerateRandom"), 2u);
+  Shim("clear");
+}
+
+// A request that waited in the queue past its budget gets one try, no
+// backoff, when the device fails; immediate recovery (a lost session) is
+// still retried. Outside a request the budget counts from the call.
+HSMKMS_TEST(DeviceBackoffCountsFromTheRequest) {
+  HsmConfig config = Config(ShimPath());
+  config.retry.max_attempts = 100;
+  config.retry.total = std::chrono::milliseconds(200);
+  Fixture f = OpenOnShim(config);
+  RoundTrip(f);
+  uint8_t random[8];
+  {
+    const RequestStart queued(std::chrono::steady_clock::now() - config.retry.total);
+    Shim("reset-counts; fail C_GenerateRandom CKR_DEVICE_ERROR always");
+    const auto start = std::chrono::steady_clock::now();
+    const HsmResult result = f.hsm->GenerateRandom(random, sizeof(random));
+    CHECK_EQ(result.status, Status::kKeyUnavailable);
+    CHECK_EQ(ShimCalls("C_GenerateRandom"), 1u);  // one try, no backoff
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(100));
+    Shim("clear; reset-counts; fail C_GenerateRandom CKR_SESSION_HANDLE_INVALID 1");
+    REQUIRE_OK(f.hsm->GenerateRandom(random, sizeof(random)));  // a new session, one retry
+    CHECK_EQ(ShimCalls("C_GenerateRandom"), 2u);
+  }
+  Shim("clear; reset-counts; fail C_GenerateRandom CKR_DEVICE_ERROR always");
+  const HsmResult result = f.hsm->GenerateRandom(random, sizeof(random));
+  CHECK_EQ(result.status, Status::kKeyUnavailable);
+  CHECK(ShimCalls("C_GenerateRandom") >= 4u);  // backoffs 5, 10, 20, 40, 80 ms fit in 200
   Shim("clear");
 }
 
