@@ -248,6 +248,30 @@ HSMKMS_TEST(DeviceBackoffCountsFromTheRequest) {
   Shim("clear");
 }
 
+// A device that stops answering for a while (CKR_DEVICE_ERROR from every
+// call, C_CloseSession too) must not cost the keeper session: closing it
+// then fails, and the session and its unwrapped keys stay in the HSM for
+// good. A keeper session the device calls broken while it answers other
+// calls is replaced as before.
+HSMKMS_TEST(TransientDeviceErrorsLeakNoKeeperSession) {
+  Fixture f = OpenOnShim();
+  RoundTrip(f);
+  const size_t objects = Objects(*f.hsm);
+  for (int i = 0; i < 3; ++i) {
+    Shim("fail * CKR_DEVICE_ERROR always");
+    std::vector<uint8_t> sealed;
+    CHECK_EQ(Encrypt(*f.hsm, f.key, &sealed).status, Status::kKeyUnavailable);
+    Shim("clear");
+    RoundTrip(f);
+    CHECK_EQ(Objects(*f.hsm), objects);
+  }
+  const uint64_t generation = f.hsm->hsm_stats().generation;
+  Shim("fail C_GetSessionInfo CKR_DEVICE_ERROR 1; fail C_Encrypt CKR_DEVICE_ERROR 1");
+  RoundTrip(f);
+  CHECK(f.hsm->hsm_stats().generation > generation);
+  CHECK_EQ(Objects(*f.hsm), objects);
+}
+
 HSMKMS_TEST(WrongPinIsNeverRetried) {
   Fixture f = OpenOnShim();
   RoundTrip(f);

@@ -10,6 +10,13 @@ bool IsPinError(CK_RV rv) noexcept {
          rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE;
 }
 
+// Errors after which the session is certainly gone (with its objects).
+bool SessionIsGone(CK_RV rv) noexcept {
+  return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
+         rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
+         rv == CKR_TOKEN_NOT_RECOGNIZED || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
 }  // namespace
 
 Keeper::Keeper(std::shared_ptr<Module> module, CK_SLOT_ID slot, core::SecureBytes pin)
@@ -75,8 +82,16 @@ bool Keeper::Check(uint64_t observed) noexcept {
   const CK_RV rv = p11_->C_GetSessionInfo(session_.handle(), &info);
   const bool user = info.state == CKS_RW_USER_FUNCTIONS || info.state == CKS_RO_USER_FUNCTIONS;
   if (rv == CKR_OK && user) return true;
-  // Open but logged out: the private objects are gone. Not open (or the
-  // device failed): close it; its objects are gone, or useless, anyway.
+  // A device that fails every call (CKR_DEVICE_ERROR...) may still hold the
+  // session: closing it now would fail too and leave it, and the unwrapped
+  // keys in it, in the HSM for good. Keep it; once the device answers, the
+  // next failure decides. A device that answers says the session is broken.
+  if (rv != CKR_OK && !SessionIsGone(rv)) {
+    CK_TOKEN_INFO token{};
+    if (p11_->C_GetTokenInfo(slot_, &token) != CKR_OK) return false;
+  }
+  // Open but logged out: the private objects are gone. Not open (or
+  // broken): close it; its objects are gone, or useless, anyway.
   if (rv != CKR_OK) session_.Close();
   logged_in_ = false;
   login_lost_ = false;
