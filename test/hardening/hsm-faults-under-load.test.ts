@@ -24,16 +24,15 @@ process.env.HSMKMS_SILENCE_SOFT_WARNING = '1';
 const THREADS = 2;
 const IN_FLIGHT = 32;
 const RETRY = { maxAttempts: 5, totalMs: 1000 };
-/** The backoffs the native core sleeps between device-error tries: 5, 10, 20, 40 ms. */
-const BACKOFF_SUM_MS = 5 + 10 + 20 + 40;
 /** The slowest single try the schedule makes: an unwrap (200 ms) then a sign (150 ms). */
 const SLOWEST_TRY_MS = 200 + 150;
 /**
- * A call's deadline: the retry budget of its own HSM call, plus the queue in
- * front of it (IN_FLIGHT / THREADS calls, each at most a slowest try and the
- * backoffs once the budget bounds them), plus a margin for a loaded machine.
+ * A call's deadline. Device-error backoff counts from the call, so an outage
+ * settles it within the retry budget and one more try; injected latency
+ * also queues it behind the calls in front (IN_FLIGHT / THREADS, each at
+ * most a slowest try); plus a margin for a loaded machine.
  */
-const DEADLINE_MS = RETRY.totalMs + SLOWEST_TRY_MS + Math.ceil(IN_FLIGHT / THREADS) * (SLOWEST_TRY_MS + BACKOFF_SUM_MS) + 3000;
+const DEADLINE_MS = RETRY.totalMs + SLOWEST_TRY_MS + Math.ceil(IN_FLIGHT / THREADS) * SLOWEST_TRY_MS + 3000;
 /** What an HSM outage may surface as (DESIGN.md section 5: "KeyUnavailableException (HSM down)"). */
 const OUTAGE_CODES: ReadonlySet<string> = new Set(['KeyUnavailableException']);
 const WINDOW_MS = 3000;
