@@ -34,8 +34,9 @@ export const FAULT_ROUND: FaultStep[] = [
   { kind: 'session loss (HSM restart)', commands: 'restart; delay C_UnwrapKey 200000', holdMs: 600 },
   // A removed device (or a pulled token) takes its sessions with it: restart first.
   { kind: 'device removed (window)', commands: 'restart; fail * CKR_DEVICE_REMOVED always', holdMs: 1200 },
-  { kind: 'logout', commands: 'logout', holdMs: 300 },
   { kind: 'CKR_TOKEN_NOT_PRESENT (window)', commands: 'restart; fail * CKR_TOKEN_NOT_PRESENT always', holdMs: 700 },
+  // A lost login, then 300 ms of health: the keeper session is back, with keys in it.
+  { kind: 'logout', commands: 'logout', holdMs: 300 },
   // Last, with no restart after it to close what it might leave open: a
   // device failing every call (C_CloseSession too) while its sessions live on.
   { kind: 'CKR_DEVICE_ERROR (window)', commands: 'fail * CKR_DEVICE_ERROR always', holdMs: 700 },

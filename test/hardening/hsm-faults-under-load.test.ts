@@ -17,7 +17,7 @@ import { Kms } from '../../dist/index.js';
 import { kmsContext } from '../../dist/kms/kms.js';
 import { buildShim, makeToken, type ShimControl, type TestToken } from '../pkcs11/softhsm-fixture.js';
 import { FAULT_ROUND, injectFaults } from './fault-schedule.js';
-import { HUNG, MixedLoad, WRONG_RESULT } from './mixed-load.js';
+import { HUNG, MixedLoad, type PhaseTally, WRONG_RESULT } from './mixed-load.js';
 
 process.env.HSMKMS_SILENCE_SOFT_WARNING = '1';
 
@@ -35,10 +35,24 @@ const SLOWEST_TRY_MS = 200 + 150;
 const DEADLINE_MS = RETRY.totalMs + SLOWEST_TRY_MS + Math.ceil(IN_FLIGHT / THREADS) * SLOWEST_TRY_MS + 3000;
 /** What an HSM outage may surface as (DESIGN.md section 5: "KeyUnavailableException (HSM down)"). */
 const OUTAGE_CODES: ReadonlySet<string> = new Set(['KeyUnavailableException']);
-const WINDOW_MS = 3000;
+/** Throughput is the best of two windows of this length (neighbours on a shared machine come and go). */
+const WINDOW_MS = 1500;
 const FAULT_MS = Number(process.env.HSMKMS_FAULT_SECONDS ?? 0) * 1000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Successful calls per second: the better of two consecutive windows. */
+async function throughput(load: MixedLoad, name: string): Promise<{ best: number; windows: number[]; tallies: PhaseTally[] }> {
+  const tallies: PhaseTally[] = [];
+  const windows: number[] = [];
+  for (const n of [1, 2]) {
+    const tally = load.phase(`${name} (${n})`);
+    await sleep(WINDOW_MS);
+    tallies.push(tally);
+    windows.push(Math.round(tally.opsPerSecond())); // up to now, whatever the next phase
+  }
+  return { best: Math.max(...windows), windows, tallies };
+}
 
 let token: TestToken;
 let shim: ShimControl;
@@ -81,14 +95,12 @@ describe('HSM faults under a mixed load', () => {
     load.start(IN_FLIGHT);
     await sleep(500); // warm-up: sessions open, keys unwrapped
     const objectsBefore = (await root.stats()).objects;
-    const before = load.phase('before faults');
-    await sleep(WINDOW_MS);
+    const before = await throughput(load, 'before faults');
     const during = load.phase('during faults');
     const injected = await injectFaults(shim, FAULT_ROUND, FAULT_MS);
     load.phase('recovering'); // calls that started under a fault still settle here
-    await sleep(DEADLINE_MS > 1500 ? 1500 : DEADLINE_MS);
-    const after = load.phase('after faults cleared');
-    await sleep(WINDOW_MS);
+    await sleep(1500);
+    const after = await throughput(load, 'after faults cleared');
     await load.stop();
 
     const statsAfter = await root.stats();
@@ -107,7 +119,7 @@ describe('HSM faults under a mixed load', () => {
       failingFunctions: Object.fromEntries([...load.phases.values()].flatMap((t) => [...t.failedFns])),
       maxSettleMs: Math.round(load.maxSettleMs()),
       maxSettleMsByPhase: Object.fromEntries([...load.phases].map(([name, t]) => [name, Math.round(t.maxSettleMs)])),
-      opsPerSecond: { before: Math.round(before.opsPerSecond()), during: Math.round(during.opsPerSecond()), after: Math.round(after.opsPerSecond()) },
+      opsPerSecond: { before: before.windows, during: Math.round(during.opsPerSecond()), after: after.windows },
       root: { retries: statsAfter.retries, generation: statsAfter.generation, workerSessions: statsAfter.workerSessions, objectsBefore, objectsAfter: statsAfter.objects },
       closeMs: Math.round(closeMs),
     };
@@ -121,9 +133,9 @@ describe('HSM faults under a mixed load', () => {
     expect(during.outcomes.get('KeyUnavailableException') ?? 0).toBeGreaterThan(0);
     expect(statsAfter.generation).toBeGreaterThan(1);
     // Recovery, not a benchmark: after the faults, at least 40% of the throughput before.
-    expect(before.ok).toBeGreaterThan(50);
-    expect(after.opsPerSecond()).toBeGreaterThanOrEqual(0.4 * before.opsPerSecond());
-    expect(after.outcomes.size).toBe(1); // only 'ok' once the HSM is back
+    expect(before.tallies.every((t) => t.ok > 50)).toBe(true);
+    expect(after.best).toBeGreaterThanOrEqual(0.4 * before.best);
+    for (const window of after.tallies) expect([...window.outcomes.keys()]).toEqual(['ok']); // the HSM is back
     // Nothing leaked: no extra token or session objects, sessions bounded, close prompt.
     expect(statsAfter.objects).toBe(objectsBefore);
     expect(statsAfter.workerSessions).toBeLessThanOrEqual(THREADS);
