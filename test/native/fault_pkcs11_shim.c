@@ -27,6 +27,7 @@
  * Channels:
  *   int hsmkms_shim_control(const char* commands)  -- 0, or -1 on a bad command
  *   unsigned long hsmkms_shim_calls(const char* fn) -- calls of FN ("*": all)
+ *   unsigned long hsmkms_shim_sessions(void)      -- sessions open in the real module
  *     (find both with dlopen(path, RTLD_NOW | RTLD_NOLOAD) + dlsym)
  *   HSMKMS_SHIM_CONTROL=<file>: re-read whenever its mtime or size changes
  *     (checked on every call; each version of the file is applied once), for
@@ -273,6 +274,15 @@ SHIM_EXPORT int hsmkms_shim_control(const char* commands) {
   status = apply_commands_locked(commands);
   pthread_mutex_unlock(&shim_lock);
   return status;
+}
+
+/* Sessions open in the real module (opened through the shim, not closed since). */
+SHIM_EXPORT unsigned long hsmkms_shim_sessions(void) {
+  unsigned long count;
+  pthread_mutex_lock(&shim_lock);
+  count = (unsigned long)session_count;
+  pthread_mutex_unlock(&shim_lock);
+  return count;
 }
 
 SHIM_EXPORT unsigned long hsmkms_shim_calls(const char* fn) {

@@ -251,12 +251,13 @@ HSMKMS_TEST(DeviceBackoffCountsFromTheRequest) {
 // A device that stops answering for a while (CKR_DEVICE_ERROR from every
 // call, C_CloseSession too) must not cost the keeper session: closing it
 // then fails, and the session and its unwrapped keys stay in the HSM for
-// good. A keeper session the device calls broken while it answers other
+// good. Nor may worker sessions closed meanwhile stay open. A keeper session the device calls broken while it answers other
 // calls is replaced as before.
 HSMKMS_TEST(TransientDeviceErrorsLeakNoKeeperSession) {
   Fixture f = OpenOnShim();
   RoundTrip(f);
   const size_t objects = Objects(*f.hsm);
+  const unsigned long sessions = ShimSessions();  // the keeper and a worker session
   for (int i = 0; i < 3; ++i) {
     Shim("fail * CKR_DEVICE_ERROR always");
     std::vector<uint8_t> sealed;
@@ -264,6 +265,8 @@ HSMKMS_TEST(TransientDeviceErrorsLeakNoKeeperSession) {
     Shim("clear");
     RoundTrip(f);
     CHECK_EQ(Objects(*f.hsm), objects);
+    // Worker sessions that failed to close then were closed once the device answered.
+    CHECK_EQ(ShimSessions(), sessions);
   }
   const uint64_t generation = f.hsm->hsm_stats().generation;
   Shim("fail C_GetSessionInfo CKR_DEVICE_ERROR 1; fail C_Encrypt CKR_DEVICE_ERROR 1");

@@ -2,19 +2,14 @@
 
 #include <utility>
 
+#include "ckr.h"
+
 namespace hsmkms::pkcs11 {
 namespace {
 
 bool IsPinError(CK_RV rv) noexcept {
   return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_EXPIRED ||
          rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE;
-}
-
-// Errors after which the session is certainly gone (with its objects).
-bool SessionIsGone(CK_RV rv) noexcept {
-  return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
-         rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
-         rv == CKR_TOKEN_NOT_RECOGNIZED || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
 }
 
 }  // namespace
@@ -86,7 +81,7 @@ bool Keeper::Check(uint64_t observed) noexcept {
   // session: closing it now would fail too and leave it, and the unwrapped
   // keys in it, in the HSM for good. Keep it; once the device answers, the
   // next failure decides. A device that answers says the session is broken.
-  if (rv != CKR_OK && !SessionIsGone(rv)) {
+  if (rv != CKR_OK && !SessionGone(rv)) {
     CK_TOKEN_INFO token{};
     if (p11_->C_GetTokenInfo(slot_, &token) != CKR_OK) return false;
   }
