@@ -27,12 +27,13 @@ const RETRY = { maxAttempts: 5, totalMs: 1000 };
 /** The slowest single try the schedule makes: an unwrap (200 ms) then a sign (150 ms). */
 const SLOWEST_TRY_MS = 200 + 150;
 /**
- * A call's deadline. Device-error backoff counts from the call, so an outage
- * settles it within the retry budget and one more try; injected latency
- * also queues it behind the calls in front (IN_FLIGHT / THREADS, each at
- * most a slowest try); plus a margin for a loaded machine.
+ * A call's deadline. Device-error backoff counts from the HSM call, so an
+ * outage settles one within the retry budget and one more try, and a KMS
+ * call makes at most two in a row (generateDataKey: random, then encrypt);
+ * injected latency also queues it behind the calls in front (IN_FLIGHT /
+ * THREADS, each at most a slowest try); plus a margin for a loaded machine.
  */
-const DEADLINE_MS = RETRY.totalMs + SLOWEST_TRY_MS + Math.ceil(IN_FLIGHT / THREADS) * SLOWEST_TRY_MS + 3000;
+const DEADLINE_MS = 2 * (RETRY.totalMs + SLOWEST_TRY_MS) + Math.ceil(IN_FLIGHT / THREADS) * SLOWEST_TRY_MS + 3000;
 /** What an HSM outage may surface as (DESIGN.md section 5: "KeyUnavailableException (HSM down)"). */
 const OUTAGE_CODES: ReadonlySet<string> = new Set(['KeyUnavailableException']);
 /** Throughput is the best of two windows of this length (neighbours on a shared machine come and go). */
