@@ -11,6 +11,7 @@
  */
 import path from 'node:path';
 import type { KeyStore, PostgresKeyStoreOptions } from '../keystore/index.js';
+import type { Pkcs11RetryOptions } from '../root/pkcs11-root.js';
 import { invalidArgType, invalidArgValue } from '../validate.js';
 import type { ArnSettings } from './key-references.js';
 
@@ -30,6 +31,11 @@ export interface Pkcs11RootOptions {
    * RSA and ECDSA scale with `threads` there (bench/results/pkcs11.md).
    */
   privateSessionKeys?: boolean;
+  /**
+   * How a failing HSM is retried before an operation rejects with
+   * `KeyUnavailableException` (default 5 tries within 1000 ms).
+   */
+  retry?: Pkcs11RetryOptions;
 }
 
 export interface SoftRootOptions {

@@ -46,13 +46,14 @@ async function loadOrCreateSalt(file: string): Promise<Uint8Array> {
 
 export async function openRoot(options: RootOptions, defaultDir: string): Promise<RootOfTrust> {
   if ('pkcs11' in options) {
-    const { module, tokenLabel, pin, threads, privateSessionKeys } = options.pkcs11;
+    const { module, tokenLabel, pin, threads, privateSessionKeys, retry } = options.pkcs11;
     return openPkcs11Root({
       module,
       tokenLabel,
       pin,
       ...(threads !== undefined && { threads }),
       ...(privateSessionKeys !== undefined && { privateSessionKeys }),
+      ...(retry !== undefined && { retry }),
     });
   }
   const dir = path.resolve(options.soft.dir ?? defaultDir);

@@ -12,7 +12,11 @@ import type { RootOfTrust } from './root-of-trust.js';
 export interface Pkcs11RetryOptions {
   /** Tries of one operation, the first included (default 5). */
   maxAttempts?: number;
-  /** No new try starts after this many milliseconds (default 1000). */
+  /**
+   * No new try starts after this many milliseconds (default 1000). Waiting
+   * out device errors counts from the call, time queued for an HSM thread
+   * included, so in an outage every call settles within about this budget.
+   */
   totalMs?: number;
 }
 

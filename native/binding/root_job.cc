@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "../core/pkcs11/public_key.h"
+#include "../core/pkcs11/request_start.h"
 #include "../core/secure_memory.h"
 #include "key_handle.h"
 #include "wrapped_key_value.h"
@@ -46,6 +47,14 @@ napi_value CopyBuffer(napi_env env, const std::vector<uint8_t>& bytes) {
   return Napi::Buffer<uint8_t>::Copy(env, bytes.data(), bytes.size());
 }
 
+// Batching completions pays when an HSM call is far cheaper than waking the
+// JS thread (a healthy SoftHSM: tens of microseconds). A call that took
+// longer says the HSM is slow or failing now (latency, backoff): the calls
+// queued behind it will be slow too, so its result must not wait for theirs.
+constexpr std::chrono::milliseconds kSlowCall{2};
+// Whether the last call this HSM thread ran was slow (see kSlowCall).
+thread_local bool last_call_slow = false;
+
 }  // namespace
 
 RootJob::RootJob(EnvState* state, RootHandle* handle, Args args, napi_deferred deferred)
@@ -82,8 +91,12 @@ bool RootJob::Batched(RootOp op) noexcept {
 }
 
 void RootJob::Run() noexcept {
+  const auto started = std::chrono::steady_clock::now();
+  const pkcs11::RequestStart request(submitted_);
   if (Batched(args_.op)) {
     state_->BatchedTaskStarted();
+    // Results held for batching would wait behind this call, likely slow too.
+    if (last_call_slow) state_->Flush();
   } else {
     state_->Flush();
   }
@@ -171,6 +184,12 @@ void RootJob::Run() noexcept {
   } catch (const std::bad_alloc&) {
     result_ = HsmResult::Error(core::Status::kInternal, nullptr, "out of memory");
   }
+  ran_for_ = std::chrono::steady_clock::now() - started;
+  last_call_slow = ran_for_ >= kSlowCall;
+}
+
+EnvState::Delivery RootJob::DeliveryFor(bool batched) const noexcept {
+  return batched && ran_for_ < kSlowCall ? EnvState::Delivery::kBatched : EnvState::Delivery::kNow;
 }
 
 HsmResult RootJob::RunPublicKey() noexcept {
@@ -299,7 +318,7 @@ void RootJob::Finish() noexcept {
   args_.key2.reset();
   args_.aead_key.reset();
   args_.hsm = nullptr;
-  state_->PostCompletion(this, batched ? EnvState::Delivery::kBatched : EnvState::Delivery::kNow);
+  state_->PostCompletion(this, DeliveryFor(batched));
 }
 
 napi_value RootJob::Result(napi_env env) {

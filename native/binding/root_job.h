@@ -9,6 +9,7 @@
 
 #include <napi.h>
 
+#include <chrono>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -93,6 +94,8 @@ class RootJob final : public core::Task, public Completion {
   [[nodiscard]] pkcs11::HsmResult RunGenerateDataKeyHandle(const pkcs11::WrappedKey& key);
   [[nodiscard]] pkcs11::HsmResult RunEncryptAeadKey(const pkcs11::WrappedKey& key);
   [[nodiscard]] napi_value Result(napi_env env);
+  // How the result goes to JavaScript: batched only when the call was short.
+  [[nodiscard]] EnvState::Delivery DeliveryFor(bool batched) const noexcept;
 
   EnvState* state_;
   RootHandle* handle_;
@@ -103,6 +106,9 @@ class RootJob final : public core::Task, public Completion {
   napi_ref iv_ref_ = nullptr;
   KeepAlive keep_alive_;
 
+  // When JavaScript asked (the HSM retry budget of a device error counts from it).
+  const std::chrono::steady_clock::time_point submitted_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration ran_for_{};  // Run(), for DeliveryFor
   pkcs11::HsmResult result_;
   std::vector<uint8_t> bytes_;  // reference, signature, SPKI, OAEP ciphertext
   pkcs11::WrappedKey out_key_;

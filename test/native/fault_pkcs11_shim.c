@@ -27,6 +27,7 @@
  * Channels:
  *   int hsmkms_shim_control(const char* commands)  -- 0, or -1 on a bad command
  *   unsigned long hsmkms_shim_calls(const char* fn) -- calls of FN ("*": all)
+ *   unsigned long hsmkms_shim_sessions(void)      -- sessions open in the real module
  *     (find both with dlopen(path, RTLD_NOW | RTLD_NOLOAD) + dlsym)
  *   HSMKMS_SHIM_CONTROL=<file>: re-read whenever its mtime or size changes
  *     (checked on every call; each version of the file is applied once), for
@@ -63,6 +64,20 @@ struct rule {
 };
 
 static pthread_mutex_t shim_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Every call into the real module holds this for reading; restart and logout
+ * take it for writing, so they land between calls, as on a real HSM. Run
+ * inside SoftHSM while another thread is in a call, its C_CloseAllSessions
+ * frees the session that call is using (a crash in C_Sign, seen under load),
+ * and its C_Logout wipes the key that decrypts private objects. Writers
+ * first, or a steady load would starve them. Never taken with shim_lock
+ * held by a reader: readers release it before locking shim_lock. */
+static pthread_rwlock_t real_gate = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+#define REAL_CALL(call)                \
+  do {                                 \
+    pthread_rwlock_rdlock(&real_gate); \
+    rv = (call);                       \
+    pthread_rwlock_unlock(&real_gate); \
+  } while (0)
 static struct rule rules[MAX_RULES];
 static int rule_count;
 static CK_SLOT_ID slots[MAX_SLOTS];
@@ -177,7 +192,9 @@ static int apply_command_locked(char* line) {
   if (strcmp(words[0], "restart") == 0) {
     int i;
     if (real == NULL) return -1;
+    pthread_rwlock_wrlock(&real_gate);
     for (i = 0; i < slot_count; ++i) real->C_CloseAllSessions(slots[i]);
+    pthread_rwlock_unlock(&real_gate);
     session_count = 0;
     return 0;
   }
@@ -187,7 +204,9 @@ static int apply_command_locked(char* line) {
   }
   if (strcmp(words[0], "logout") == 0) {
     if (real == NULL || session_count == 0) return -1;
+    pthread_rwlock_wrlock(&real_gate);
     real->C_Logout(sessions[0]);
+    pthread_rwlock_unlock(&real_gate);
     return 0;
   }
   if ((strcmp(words[0], "fail") == 0 && n >= 3) || (strcmp(words[0], "delay") == 0 && n == 3)) {
@@ -257,6 +276,15 @@ SHIM_EXPORT int hsmkms_shim_control(const char* commands) {
   return status;
 }
 
+/* Sessions open in the real module (opened through the shim, not closed since). */
+SHIM_EXPORT unsigned long hsmkms_shim_sessions(void) {
+  unsigned long count;
+  pthread_mutex_lock(&shim_lock);
+  count = (unsigned long)session_count;
+  pthread_mutex_unlock(&shim_lock);
+  return count;
+}
+
 SHIM_EXPORT unsigned long hsmkms_shim_calls(const char* fn) {
   unsigned long calls = 0;
   int i;
@@ -314,7 +342,8 @@ static CK_RV shim_enter(const char* fn) {
     CK_RV rv = shim_enter(#name);            \
     if (rv != CKR_OK) return rv;             \
     if (real == NULL) return CKR_CRYPTOKI_NOT_INITIALIZED; \
-    return real->name args;                  \
+    REAL_CALL(real->name args);              \
+    return rv;                               \
   }
 
 static int load_real(void) {
@@ -474,7 +503,8 @@ static CK_RV shim_C_EncryptInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJE
     CK_ULONG i;
     for (i = 0; i < params->ulIvLen; ++i) params->pIv[i] = (CK_BYTE)(0xA0 + i);
   }
-  return real->C_EncryptInit(s, m, k);
+  REAL_CALL(real->C_EncryptInit(s, m, k));
+  return rv;
 }
 
 /* Session-tracking wrappers: what restart and logout act on. */
@@ -483,7 +513,7 @@ static CK_RV shim_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app
   CK_RV rv = shim_enter("C_OpenSession");
   if (rv != CKR_OK) return rv;
   if (real == NULL) return CKR_CRYPTOKI_NOT_INITIALIZED;
-  rv = real->C_OpenSession(slot, flags, app, notify, session);
+  REAL_CALL(real->C_OpenSession(slot, flags, app, notify, session));
   if (rv == CKR_OK) {
     pthread_mutex_lock(&shim_lock);
     remember_slot(slot);
@@ -500,7 +530,8 @@ static CK_RV shim_C_CloseSession(CK_SESSION_HANDLE session) {
   pthread_mutex_lock(&shim_lock);
   forget_session(session);
   pthread_mutex_unlock(&shim_lock);
-  return real->C_CloseSession(session);
+  REAL_CALL(real->C_CloseSession(session));
+  return rv;
 }
 
 static CK_RV shim_C_CloseAllSessions(CK_SLOT_ID slot) {
@@ -510,7 +541,8 @@ static CK_RV shim_C_CloseAllSessions(CK_SLOT_ID slot) {
   pthread_mutex_lock(&shim_lock);
   session_count = 0; /* tests use one slot */
   pthread_mutex_unlock(&shim_lock);
-  return real->C_CloseAllSessions(slot);
+  REAL_CALL(real->C_CloseAllSessions(slot));
+  return rv;
 }
 
 SHIM_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {

@@ -148,6 +148,11 @@ unsigned long ShimCalls(const std::string& fn) {
   return calls(fn.c_str());
 }
 
+unsigned long ShimSessions() {
+  auto sessions = reinterpret_cast<unsigned long (*)()>(ShimSymbol("hsmkms_shim_sessions"));
+  return sessions();
+}
+
 void OnHsmThread(const std::function<void()>& fn) {
   FunctionTask task(fn);
   pkcs11::Hsm::Threads().Submit(&task);

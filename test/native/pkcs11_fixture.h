@@ -34,6 +34,8 @@ std::shared_ptr<pkcs11::Hsm> OpenHsm(const pkcs11::HsmConfig& config = Config())
 // Commands for the shim (see its header comment); REQUIRE-s that it took them.
 void Shim(const std::string& commands);
 unsigned long ShimCalls(const std::string& fn);
+// Sessions open in the real module (through the shim; a restart zeroes it).
+unsigned long ShimSessions();
 
 // Runs fn on one of the HSM threads and waits for it.
 void OnHsmThread(const std::function<void()>& fn);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pkcs11/hsm.h"
+#include "pkcs11/request_start.h"
 #include "pkcs11_fixture.h"
 #include "test_support.h"
 
@@ -216,6 +217,62 @@ HSMKMS_TEST(SpentBudgetIsKeyUnavailable) {
   CHECK_EQ(std::string(result.fn), "C_GenerateRandom");
   CHECK_EQ(ShimCalls("C_GenerateRandom"), 2u);
   Shim("clear");
+}
+
+// A request that waited in the queue past its budget gets one try, no
+// backoff, when the device fails; immediate recovery (a lost session) is
+// still retried. Outside a request the budget counts from the call.
+HSMKMS_TEST(DeviceBackoffCountsFromTheRequest) {
+  HsmConfig config = Config(ShimPath());
+  config.retry.max_attempts = 100;
+  config.retry.total = std::chrono::milliseconds(200);
+  Fixture f = OpenOnShim(config);
+  RoundTrip(f);
+  uint8_t random[8];
+  {
+    const RequestStart queued(std::chrono::steady_clock::now() - config.retry.total);
+    Shim("reset-counts; fail C_GenerateRandom CKR_DEVICE_ERROR always");
+    const auto start = std::chrono::steady_clock::now();
+    const HsmResult result = f.hsm->GenerateRandom(random, sizeof(random));
+    CHECK_EQ(result.status, Status::kKeyUnavailable);
+    CHECK_EQ(ShimCalls("C_GenerateRandom"), 1u);  // one try, no backoff
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(100));
+    Shim("clear; reset-counts; fail C_GenerateRandom CKR_SESSION_HANDLE_INVALID 1");
+    REQUIRE_OK(f.hsm->GenerateRandom(random, sizeof(random)));  // a new session, one retry
+    CHECK_EQ(ShimCalls("C_GenerateRandom"), 2u);
+  }
+  Shim("clear; reset-counts; fail C_GenerateRandom CKR_DEVICE_ERROR always");
+  const HsmResult result = f.hsm->GenerateRandom(random, sizeof(random));
+  CHECK_EQ(result.status, Status::kKeyUnavailable);
+  CHECK(ShimCalls("C_GenerateRandom") >= 4u);  // backoffs 5, 10, 20, 40, 80 ms fit in 200
+  Shim("clear");
+}
+
+// A device that stops answering for a while (CKR_DEVICE_ERROR from every
+// call, C_CloseSession too) must not cost the keeper session: closing it
+// then fails, and the session and its unwrapped keys stay in the HSM for
+// good. Nor may worker sessions closed meanwhile stay open. A keeper session the device calls broken while it answers other
+// calls is replaced as before.
+HSMKMS_TEST(TransientDeviceErrorsLeakNoKeeperSession) {
+  Fixture f = OpenOnShim();
+  RoundTrip(f);
+  const size_t objects = Objects(*f.hsm);
+  const unsigned long sessions = ShimSessions();  // the keeper and a worker session
+  for (int i = 0; i < 3; ++i) {
+    Shim("fail * CKR_DEVICE_ERROR always");
+    std::vector<uint8_t> sealed;
+    CHECK_EQ(Encrypt(*f.hsm, f.key, &sealed).status, Status::kKeyUnavailable);
+    Shim("clear");
+    RoundTrip(f);
+    CHECK_EQ(Objects(*f.hsm), objects);
+    // Worker sessions that failed to close then were closed once the device answered.
+    CHECK_EQ(ShimSessions(), sessions);
+  }
+  const uint64_t generation = f.hsm->hsm_stats().generation;
+  Shim("fail C_GetSessionInfo CKR_DEVICE_ERROR 1; fail C_Encrypt CKR_DEVICE_ERROR 1");
+  RoundTrip(f);
+  CHECK(f.hsm->hsm_stats().generation > generation);
+  CHECK_EQ(Objects(*f.hsm), objects);
 }
 
 HSMKMS_TEST(WrongPinIsNeverRetried) {

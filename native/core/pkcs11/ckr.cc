@@ -63,6 +63,12 @@ Recovery RecoveryFor(CK_RV rv, const char* fn) noexcept {
   }
 }
 
+bool SessionGone(CK_RV rv) noexcept {
+  return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
+         rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
+         rv == CKR_TOKEN_NOT_RECOGNIZED || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
 core::Status StatusFor(CK_RV rv, const char* fn) noexcept {
   switch (rv) {
     case CKR_OK:

@@ -124,6 +124,11 @@ enum class Recovery {
 // the same code elsewhere means the device failed.
 [[nodiscard]] Recovery RecoveryFor(CK_RV rv, const char* fn) noexcept;
 
+// Whether a session that answered `rv` is certainly gone, with its objects
+// (closed, or the token removed). Otherwise (CKR_DEVICE_ERROR...) the device
+// may still hold it: a close that failed so must be tried again later.
+[[nodiscard]] bool SessionGone(CK_RV rv) noexcept;
+
 // The status a caller sees when `rv` from `fn` is final (not retried, or the
 // retry budget ran out).
 [[nodiscard]] core::Status StatusFor(CK_RV rv, const char* fn) noexcept;

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "oaep.h"
+#include "request_start.h"
 #include "spki.h"
 
 namespace hsmkms::pkcs11 {
@@ -202,7 +203,12 @@ Hsm::~Hsm() {
 template <typename Op>
 HsmResult Hsm::Execute(Op&& op) {
   using Clock = std::chrono::steady_clock;
-  const Clock::time_point deadline = Clock::now() + config_.retry.total;
+  const Clock::time_point started = Clock::now();
+  // Immediate recovery (a new session, a new login) gets its tries from
+  // now; waiting out a sick device counts from the request (see RequestStart).
+  const Clock::time_point deadline = started + config_.retry.total;
+  const Clock::time_point device_deadline =
+      std::min(deadline, RequestStart::Or(started) + config_.retry.total);
   std::chrono::milliseconds backoff = config_.retry.first_backoff;
   for (uint32_t tries = 1;; ++tries) {
     Attempt attempt;
@@ -218,7 +224,7 @@ HsmResult Hsm::Execute(Op&& op) {
     Recover(recovery, attempt.generation);
     if (tries >= config_.retry.max_attempts) return Unavailable(result);
     if (recovery == Recovery::kDevice) {
-      if (Clock::now() + backoff > deadline) return Unavailable(result);
+      if (Clock::now() + backoff > device_deadline) return Unavailable(result);
       std::this_thread::sleep_for(backoff);
       backoff *= 2;
     } else if (Clock::now() > deadline) {

@@ -39,7 +39,8 @@ namespace hsmkms::pkcs11 {
 
 struct RetryBudget {
   uint32_t max_attempts = 5;                     // tries of one operation, the first included
-  std::chrono::milliseconds total{1000};         // no new try starts after this
+  std::chrono::milliseconds total{1000};         // no new try starts after this (device
+                                                 // errors: counted from RequestStart)
   std::chrono::milliseconds first_backoff{5};    // wait after a device error; doubles per try
 };
 

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "ckr.h"
+
 namespace hsmkms::pkcs11 {
 namespace {
 
@@ -75,8 +77,16 @@ bool Keeper::Check(uint64_t observed) noexcept {
   const CK_RV rv = p11_->C_GetSessionInfo(session_.handle(), &info);
   const bool user = info.state == CKS_RW_USER_FUNCTIONS || info.state == CKS_RO_USER_FUNCTIONS;
   if (rv == CKR_OK && user) return true;
-  // Open but logged out: the private objects are gone. Not open (or the
-  // device failed): close it; its objects are gone, or useless, anyway.
+  // A device that fails every call (CKR_DEVICE_ERROR...) may still hold the
+  // session: closing it now would fail too and leave it, and the unwrapped
+  // keys in it, in the HSM for good. Keep it; once the device answers, the
+  // next failure decides. A device that answers says the session is broken.
+  if (rv != CKR_OK && !SessionGone(rv)) {
+    CK_TOKEN_INFO token{};
+    if (p11_->C_GetTokenInfo(slot_, &token) != CKR_OK) return false;
+  }
+  // Open but logged out: the private objects are gone. Not open (or
+  // broken): close it; its objects are gone, or useless, anyway.
   if (rv != CKR_OK) session_.Close();
   logged_in_ = false;
   login_lost_ = false;

@@ -55,7 +55,9 @@ class Keeper {
   // session, handle or device error). If not, closes it: the next
   // EnsureReady opens a new one and logs in, in a new generation. A healthy
   // keeper is never closed, as closing it destroys the unwrapped keys that
-  // other threads may be using at that moment. Returns true when healthy.
+  // other threads may be using at that moment; nor is one while the device
+  // answers nothing (the close would fail and leak it). Returns true when
+  // healthy.
   bool Check(uint64_t observed) noexcept;
 
   // Destroys a session object that keeper session number `session` made in

@@ -32,11 +32,12 @@ HsmResult Session::Open(CK_FUNCTION_LIST* p11, CK_SLOT_ID slot, uint64_t generat
   return HsmResult::Ok();
 }
 
-void Session::Close() noexcept {
-  if (p11_ == nullptr) return;
-  p11_->C_CloseSession(handle_);
+CK_RV Session::CloseChecked() noexcept {
+  if (p11_ == nullptr) return CKR_OK;
+  const CK_RV rv = p11_->C_CloseSession(handle_);
   p11_ = nullptr;
   handle_ = CK_INVALID_HANDLE;
+  return rv;
 }
 
 }  // namespace hsmkms::pkcs11

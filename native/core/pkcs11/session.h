@@ -26,7 +26,10 @@ class Session {
   [[nodiscard]] CK_SESSION_HANDLE handle() const noexcept { return handle_; }
   [[nodiscard]] uint64_t generation() const noexcept { return generation_; }
   // Closes the session (errors ignored: a dead session is gone either way).
-  void Close() noexcept;
+  void Close() noexcept { static_cast<void>(CloseChecked()); }
+  // Closes the session; gives what C_CloseSession answered (CKR_OK when
+  // there was nothing to close). Either way this object is closed after.
+  [[nodiscard]] CK_RV CloseChecked() noexcept;
 
  private:
   CK_FUNCTION_LIST* p11_ = nullptr;

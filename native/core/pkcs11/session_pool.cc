@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "ckr.h"
+
 namespace hsmkms::pkcs11 {
 
 SessionPool::Lease::Lease(Lease&& other) noexcept
@@ -24,16 +26,21 @@ void SessionPool::Lease::Return() noexcept {
 
 void SessionPool::Lease::Discard() noexcept {
   if (pool_ == nullptr) return;
-  session_.Close();
-  std::exchange(pool_, nullptr)->Forget();
+  SessionPool* pool = std::exchange(pool_, nullptr);
+  pool->CloseOrKeep(session_);
+  pool->Forget();
 }
 
 SessionPool::SessionPool(CK_FUNCTION_LIST* p11, CK_SLOT_ID slot, size_t capacity)
     : p11_(p11), slot_(slot), capacity_(std::max<size_t>(capacity, 1)) {
   idle_.reserve(capacity_);  // idle + leased <= capacity_: Put never allocates
+  unclosed_.reserve(capacity_);  // an outage leaves at most the sessions that existed
 }
 
-SessionPool::~SessionPool() { CloseIdle(); }
+SessionPool::~SessionPool() {
+  CloseIdle();
+  CloseUnclosed();
+}
 
 HsmResult SessionPool::Acquire(uint64_t generation, Lease* out) {
   out->Return();
@@ -53,13 +60,14 @@ HsmResult SessionPool::Acquire(uint64_t generation, Lease* out) {
     }
     ++leased_;
   }
-  stale.clear();  // closes them, outside the lock (a network call on real HSMs)
+  for (Session& session : stale) CloseOrKeep(session);  // outside the lock (network calls on real HSMs)
   if (!reused.is_open()) {
     const HsmResult result = Session::Open(p11_, slot_, generation, &reused);
     if (!result.ok()) {
       Forget();
       return result;
     }
+    CloseUnclosed();
   }
   out->pool_ = this;
   out->session_ = std::move(reused);
@@ -88,6 +96,38 @@ void SessionPool::CloseIdle() noexcept {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     idle.swap(idle_);
+  }
+  for (Session& session : idle) CloseOrKeep(session);
+}
+
+void SessionPool::CloseOrKeep(Session& session) noexcept {
+  const CK_SESSION_HANDLE handle = session.handle();
+  const CK_RV rv = session.CloseChecked();
+  if (rv == CKR_OK || SessionGone(rv)) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  try {
+    unclosed_.push_back(handle);
+  } catch (...) {
+    // Out of memory: that session stays open in the HSM until the process ends.
+  }
+}
+
+void SessionPool::CloseUnclosed() noexcept {
+  std::vector<CK_SESSION_HANDLE> unclosed;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (unclosed_.empty()) return;
+    unclosed.swap(unclosed_);
+  }
+  for (const CK_SESSION_HANDLE handle : unclosed) {
+    const CK_RV rv = p11_->C_CloseSession(handle);
+    if (rv == CKR_OK || SessionGone(rv)) continue;
+    std::lock_guard<std::mutex> lock(mutex_);
+    try {
+      unclosed_.push_back(handle);  // still failing: next time
+    } catch (...) {
+      // Out of memory: as in CloseOrKeep.
+    }
   }
 }
 

@@ -1,7 +1,10 @@
 // The worker sessions: one per HSM thread, leased exclusively for one
 // operation (PKCS#11 allows one active operation per session). A lease whose
 // operation failed midway is discarded (closed), never returned: PKCS#11 has
-// no portable way to cancel an operation left active.
+// no portable way to cancel an operation left active. A session whose close
+// the device did not answer (CKR_DEVICE_ERROR...) may live on in the HSM: it
+// is closed again once the device opens a session for us. (A module that
+// failed to close a handle still holds it, so cannot have handed it out again.)
 #pragma once
 
 #include <condition_variable>
@@ -57,6 +60,10 @@ class SessionPool {
  private:
   void Put(Session session) noexcept;
   void Forget() noexcept;
+  // Closes `session`, keeping its handle in unclosed_ if the device may still hold it.
+  void CloseOrKeep(Session& session) noexcept;
+  // Closes the sessions of unclosed_ (the device answers again).
+  void CloseUnclosed() noexcept;
 
   CK_FUNCTION_LIST* const p11_;
   const CK_SLOT_ID slot_;
@@ -64,6 +71,7 @@ class SessionPool {
   mutable std::mutex mutex_;
   std::condition_variable available_;
   std::vector<Session> idle_;
+  std::vector<CK_SESSION_HANDLE> unclosed_;
   size_t leased_ = 0;
 };
 
