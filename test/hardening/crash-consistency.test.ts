@@ -1,7 +1,8 @@
 // Crash consistency (hardening part 4): SIGKILL at random points, over 200
 // times, during createKey, rotateKeyOnDemand, domain-key rotation with its
 // re-wrap, alias create/update/delete (library children, one store per
-// scenario reused across all its kills) and CLI encrypt/decrypt of files.
+// scenario reused across all its kills), CLI encrypt/decrypt of files, and
+// a first `hsmkms init`.
 // After every kill: the store opens, every ciphertext and key change the
 // child acknowledged is there, and no output file is half-written.
 // Mostly on one fresh SoftHSM2 token, some on the soft root. Choices come
@@ -14,13 +15,14 @@ import { afterAll, expect, it } from 'vitest';
 import { Kms } from '../../dist/index.js';
 import { makeToken, type TestToken } from '../pkcs11/softhsm-fixture.js';
 import { runCliScenario } from './cli-crash-scenario.js';
+import { runInitScenario } from './init-crash-scenario.js';
 import { runLibraryScenario, type LibraryMode, type ScenarioResult } from './library-crash-scenario.js';
 import { SeededRandom, suiteSeed } from './seeded-random.js';
 
 process.env.HSMKMS_SILENCE_SOFT_WARNING = '1';
 
 type RootKind = 'pkcs11' | 'soft';
-const PLAN: { root: RootKind; mode: LibraryMode | 'cli'; runs: number }[] = [
+const PLAN: { root: RootKind; mode: LibraryMode | 'cli' | 'init'; runs: number }[] = [
   { root: 'pkcs11', mode: 'cli', runs: 30 },
   { root: 'pkcs11', mode: 'keys', runs: 25 },
   { root: 'pkcs11', mode: 'rotate', runs: 20 },
@@ -31,6 +33,7 @@ const PLAN: { root: RootKind; mode: LibraryMode | 'cli'; runs: number }[] = [
   { root: 'soft', mode: 'rotate', runs: 15 },
   { root: 'soft', mode: 'domain', runs: 20 },
   { root: 'soft', mode: 'aliases', runs: 15 },
+  { root: 'soft', mode: 'init', runs: 12 },
 ];
 
 const seed = suiteSeed();
@@ -92,6 +95,7 @@ it(`SIGKILL at random points, ${plannedRuns} runs: every acknowledged write surv
     const dir = path.join(base, name.replace('/', '-'));
     mkdirSync(dir, { recursive: true });
     const runs = runsOf(p.runs);
+    if (p.mode === 'init') return () => runInitScenario({ name, runs, base: dir, random: scenarioRandom });
     if (p.mode === 'cli') {
       const kmsDir = path.join(dir, 'kms');
       const pkcs11 = p.root === 'pkcs11' ? ['--pkcs11-module', token!.module, '--token-label', token!.label] : [];
