@@ -59,7 +59,7 @@ function rootOptions(kind: RootKind, dir: string): object {
  * after a failure starts no more, and rethrows it once the running ones end.
  * The token has one lane to itself: SoftHSM2 rewrites its token file in
  * place on every login, so a second process opening the token meanwhile can
- * fail to find it (not a crash-consistency matter; see the report).
+ * fail to find it (a limit of SoftHSM2, not a crash-consistency matter).
  */
 async function inLanes<T>(lanes: (() => Promise<T>)[][]): Promise<T[]> {
   const results: T[] = [];
