@@ -1,12 +1,15 @@
 /**
  * Output files written all or nothing: into a temporary file beside the
- * target, flushed to disk, renamed over the target on success and removed
- * on any failure or interruption, so a failed run leaves no partial output.
+ * target, flushed to disk, renamed over the target on success (the
+ * directory flushed too) and removed on any failure or interruption, so a
+ * failed run leaves no partial output. A SIGKILL cannot be caught: its
+ * temporary file is removed by the next run writing into that directory
+ * (temp-file-names.ts).
  */
-import { randomBytes } from 'node:crypto';
 import { createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { removeStaleTempFiles, tempPathFor } from './temp-file-names.js';
 
 export interface AtomicOutput {
   stream: WriteStream;
@@ -34,10 +37,26 @@ function installExitHook(): void {
   });
 }
 
+/** Makes the rename itself durable: success is reported only once a power loss cannot undo it. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+  } catch {
+    return; // A platform that cannot open directories (Windows) has no directory fsync either.
+  }
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 export function openAtomicOutput(target: string): AtomicOutput {
   installExitHook();
   const dir = path.dirname(path.resolve(target));
-  const temp = path.join(dir, `.${path.basename(target)}.hsmkms-${randomBytes(6).toString('hex')}.tmp`);
+  removeStaleTempFiles(dir);
+  const temp = tempPathFor(target);
   pending.add(temp);
   const stream = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
   let settled = false;
@@ -54,6 +73,7 @@ export function openAtomicOutput(target: string): AtomicOutput {
       await rename(temp, target);
       settled = true;
       pending.delete(temp);
+      await syncDirectory(dir);
     },
     async abort() {
       if (settled) return;

@@ -9,6 +9,8 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "status.h"
 
@@ -57,8 +59,10 @@ class WorkerPool {
   size_t CancelIf(const std::function<bool(const Task&)>& match);
   // Blocks until no task of `owner` is running (queued ones must be cancelled first).
   void WaitIdle(const void* owner);
-  // At process exit: drops queued tasks, waits for running ones, stops threads.
-  // After it returns no task is run or finished again.
+  // At process exit: drops queued tasks, waits for running ones, stops threads
+  // and joins them, so their thread-exit handlers (OpenSSL's and a PKCS#11
+  // module's thread-local cleanup) have run before the next atexit handler
+  // tears those libraries down. After it returns no task is run or finished again.
   void Shutdown();
 
  private:
@@ -69,6 +73,7 @@ class WorkerPool {
   std::condition_variable task_done_;
   std::deque<Task*> queue_;
   std::deque<const void*> running_owners_;
+  std::vector<std::thread> workers_;  // joined by Shutdown (a thread leaving on a shrink detaches itself)
   size_t threads_ = 0;         // live threads
   size_t target_threads_ = 0;  // wanted threads
   bool stopping_ = false;

@@ -1,8 +1,12 @@
 // The soft root's key sources: the 0600 key file (created once, refused when
 // exposed) and scrypt derivation from a passphrase.
 #include <openssl/evp.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cstdlib>
 #include <cstring>
@@ -65,6 +69,38 @@ HSMKMS_TEST(RefusesSymlinksAndWrongSizes) {
   { std::ofstream(short_file) << "too short"; }
   REQUIRE(chmod(short_file.c_str(), 0600) == 0);
   CHECK_EQ(LoadOrCreateRootKeyFile(short_file, &created, &key), Status::kInvalidState);
+}
+
+// A process killed while creating the key file (here by SIGXFSZ in the
+// middle of writing it: a file-size limit of 16 bytes) must not leave a short
+// key file behind, which every later open would refuse: the store would
+// never open again.
+HSMKMS_TEST(KilledMidCreationLeavesNoShortFile) {
+  const std::string dir = TempDir();
+  const std::string path = dir + "/root.key";
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const struct rlimit no_core = {0, 0}, sixteen_bytes = {16, 16};
+    setrlimit(RLIMIT_CORE, &no_core);
+    setrlimit(RLIMIT_FSIZE, &sixteen_bytes);
+    signal(SIGXFSZ, SIG_DFL);
+    SecureBytes key;
+    bool created = false;
+    (void)LoadOrCreateRootKeyFile(path, &created, &key);
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK_EQ(WTERMSIG(status), SIGXFSZ);
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) CHECK_EQ(static_cast<size_t>(st.st_size), size_t{32});
+  SecureBytes first, second;
+  bool created = false;
+  REQUIRE_EQ(LoadOrCreateRootKeyFile(path, &created, &first), Status::kOk);
+  REQUIRE_EQ(LoadOrCreateRootKeyFile(path, &created, &second), Status::kOk);
+  CHECK(std::memcmp(first.data(), second.data(), first.size()) == 0);
 }
 
 HSMKMS_TEST(MissingDirectoryIsNotFound) {

@@ -2,6 +2,7 @@
 // themselves in Finish() the way the binding's jobs do.
 #include "worker_pool.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -329,6 +330,38 @@ HSMKMS_TEST(ShutdownWaitsForRunningAndDropsQueued) {
   CHECK_EQ(counters.runs.load(), 1);
   CHECK_EQ(counters.finishes.load(), 0);
   pool.Shutdown();  // idempotent
+}
+
+// The exit-time race the CLI hit (a double free, about 1 exit in 100 on
+// SoftHSM2): Shutdown returned while a worker still ran its thread-exit
+// handlers (OpenSSL's and the PKCS#11 module's thread-local cleanup), and the
+// next atexit handler tore those libraries down under it. Shutdown must
+// return only once every worker has exited, its handlers included.
+std::atomic<int> exit_handlers_done{0};
+
+void SlowExitHandler(void*) {
+  std::this_thread::sleep_for(100ms);
+  ++exit_handlers_done;
+}
+
+HSMKMS_TEST(ShutdownWaitsForThreadExitHandlers) {
+  pthread_key_t key;
+  REQUIRE_EQ(pthread_key_create(&key, SlowExitHandler), 0);
+  Counters counters;
+  WorkerPool pool(2);
+  std::atomic<int> arrived{0};
+  // Both tasks wait for each other, so each worker thread runs one and gets the handler.
+  auto tasks = MakeTasks(2, &counters, [&] {
+    pthread_setspecific(key, &arrived);
+    ++arrived;
+    (void)Eventually([&] { return arrived.load() == 2; });
+  });
+  std::vector<Task*> raw = Raw(tasks);
+  pool.SubmitMany(raw.data(), raw.size());
+  REQUIRE(Eventually([&] { return counters.finishes.load() == 2; }));
+  pool.Shutdown();
+  CHECK_EQ(exit_handlers_done.load(), 2);
+  pthread_key_delete(key);
 }
 
 HSMKMS_TEST(DestructorStopsThreads) {

@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <memory>
+#include <string>
 
 #include "../random.h"
 
@@ -70,28 +72,39 @@ core::Status ReadExisting(int fd, core::SecureBytes* out) {
   return core::Status::kOk;
 }
 
+// Writes the key into a temporary file first and links it into place: the
+// key file appears whole or not at all, so a process killed mid-creation
+// (SIGKILL, power loss) never leaves a short file that would refuse every
+// later open. link() fails with EEXIST when another process won the race.
 core::Status CreateNew(const std::string& path, core::SecureBytes* out) {
+  // Unique in this process (the counter) and among live ones (the pid): a
+  // file already there is a leftover of a killed process that had our pid.
+  static std::atomic<unsigned> creations{0};
+  const std::string temp =
+      path + ".new-" + std::to_string(getpid()) + "-" + std::to_string(creations++);
+  unlink(temp.c_str());
   Fd file;
-  file.fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (file.fd < 0) {
-    if (errno == EEXIST) return core::Status::kAlreadyExists;
-    return errno == ENOENT ? core::Status::kNotFound : core::Status::kInternal;
-  }
+  file.fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (file.fd < 0) return errno == ENOENT ? core::Status::kNotFound : core::Status::kInternal;
   core::SecureBytes key(kRootKeyFileSize);
   bool ok = core::PrivateRandomBytes(key.data(), key.size()) == core::Status::kOk &&
             WriteFully(file.fd, key.data(), key.size()) && fsync(file.fd) == 0;
-  if (ok) {
+  core::Status status = ok ? core::Status::kOk : core::Status::kInternal;
+  if (ok && link(temp.c_str(), path.c_str()) != 0) {
+    status = errno == EEXIST ? core::Status::kAlreadyExists : core::Status::kInternal;
+  }
+  unlink(temp.c_str());
+  if (status == core::Status::kOk) {
     // Make the new directory entry durable too.
     Fd dir;
     dir.fd = open(DirectoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    ok = dir.fd >= 0 && fsync(dir.fd) == 0;
+    if (dir.fd < 0 || fsync(dir.fd) != 0) {
+      unlink(path.c_str());
+      return core::Status::kInternal;
+    }
+    *out = std::move(key);
   }
-  if (!ok) {
-    unlink(path.c_str());
-    return core::Status::kInternal;
-  }
-  *out = std::move(key);
-  return core::Status::kOk;
+  return status;
 }
 
 }  // namespace
