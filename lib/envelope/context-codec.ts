@@ -6,6 +6,7 @@
 import { IncompleteMessage, invalidMessage, invalidOption } from './message-errors.js';
 import { ByteReader } from './byte-reader.js';
 import type { EncryptionContext } from '../encryption-context.js';
+import { defineOwn } from '../own-property.js';
 
 /** Context keys starting with this are the SDK's own; callers may not set them. */
 export const RESERVED_PREFIX = 'aws-crypto-';
@@ -75,7 +76,7 @@ export interface ReconciledContext {
 export function reconcileContext(stored: EncryptionContext, expected: EncryptionContext | undefined): ReconciledContext {
   const unstored: Record<string, string> = {};
   for (const [key, value] of Object.entries(expected ?? {})) {
-    if (!Object.hasOwn(stored, key)) unstored[key] = value;
+    if (!Object.hasOwn(stored, key)) defineOwn(unstored, key, value);
     else if (stored[key] !== value) throw invalidMessage('the encryption context does not match');
   }
   return { full: Object.freeze({ ...stored, ...unstored }), unstored: Object.freeze(unstored) };

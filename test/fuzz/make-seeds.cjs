@@ -87,7 +87,8 @@ function encryptionContexts() {
   for (const [i, context] of contexts.entries()) {
     seed('encryption-context', `decode-${i}`, Buffer.concat([Buffer.from([0]), serializeEncryptionContext(context)]));
     const utf16 = Object.entries(context).flat().join('\u0000') + '\u0000';
-    seed('encryption-context', `encode-${i}`, Buffer.concat([Buffer.from([1]), Buffer.from(utf16, 'utf16le')]));
+    seed('encryption-context', `encode-utf16-${i}`, Buffer.concat([Buffer.from([3]), Buffer.from(utf16, 'utf16le')]));
+    seed('encryption-context', `encode-utf8-${i}`, Buffer.concat([Buffer.from([1]), Buffer.from(utf16, 'utf8')]));
   }
 }
 
@@ -109,13 +110,14 @@ async function sigv4Requests() {
   const bodies = [
     { KeyId: 'alias/fuzz', Plaintext: Buffer.from('hello').toString('base64'), EncryptionContext: { a: 'b' } },
     { CiphertextBlob: crypto.randomBytes(60).toString('base64'), GrantTokens: [] },
+    { KeyId: 'k', Tags: [{ TagKey: 'a', TagValue: 'b' }], Nested: { Member: 1 } },
     {},
   ];
   for (const [i, body] of bodies.entries()) {
     const text = JSON.stringify(body);
     const headers = { host: 'localhost:8080', 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'TrentService.Encrypt' };
     const signed = await signer.sign(
-      { method: 'POST', protocol: 'http:', hostname: 'localhost', port: 8080, path: i === 2 ? '/a%20b/c' : '/', query: i === 2 ? { x: 'y z', a: '1' } : {}, headers, body: text },
+      { method: 'POST', protocol: 'http:', hostname: 'localhost', port: 8080, path: i === 3 ? '/a%20b/c' : '/', query: i === 3 ? { x: 'y z', a: '1' } : {}, headers, body: text },
       { signingDate: new Date(NOW) },
     );
     const query = Object.entries(signed.query ?? {}).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');

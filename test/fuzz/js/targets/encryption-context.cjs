@@ -2,7 +2,7 @@
 //   decode: the bytes as a header's context section: InvalidCiphertextException,
 //           or a map that serializes and parses back to itself (and to the
 //           same bytes when the input was canonical: sorted, non-empty);
-//   encode: the bytes as UTF-16 strings (lone surrogates included) made into
+//   encode: the bytes as UTF-8 or UTF-16 strings (lone surrogates included) made into
 //           a map: ValidationException, or bytes that parse back to the map,
 //           in both the UTF-8 and the locale order.
 'use strict';
@@ -33,14 +33,20 @@ function decode(bytes) {
   if (canonical) check(equalBytes(again, bytes), 'a canonical context re-encodes differently');
 }
 
-function encode(bytes) {
-  // Two bytes per UTF-16 unit; NUL units split the strings into key, value, key...
+function encode(bytes, utf16) {
+  // UTF-16 (two bytes per unit, lone surrogates possible) or UTF-8 text; NULs
+  // split it into key, value, key...
   const units = new Uint16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + (bytes.length & ~1)));
-  const strings = String.fromCharCode(...units.slice(0, 4096)).split('\u0000');
+  const text = utf16 ? String.fromCharCode(...units.slice(0, 4096)) : bytes.toString('utf8');
+  const strings = text.split('\u0000');
+  // Own properties for every key, "__proto__" included, as JSON.parse makes them.
   const input = {};
-  for (let i = 0; i + 1 < strings.length; i += 2) input[strings[i]] = strings[i + 1];
+  for (let i = 0; i + 1 < strings.length; i += 2) {
+    Object.defineProperty(input, strings[i], { value: strings[i + 1], enumerable: true, writable: true, configurable: true });
+  }
   const { value: context } = attempt(() => checkEncryptionContext(input), ['ValidationException']);
   if (context === undefined) return;
+  check(sameContext(context, input), 'checkEncryptionContext changed the pairs');
   for (const order of ['utf8', 'locale']) {
     const { value: wire } = attempt(() => serializeEncryptionContext(context, order), ['ValidationException']);
     if (wire === undefined) continue;
@@ -51,6 +57,6 @@ function encode(bytes) {
 module.exports.fuzz = function fuzz(data) {
   if (data.length === 0) return;
   const rest = data.subarray(1);
-  if (data[0] & 1) encode(rest);
+  if (data[0] & 1) encode(rest, (data[0] & 2) !== 0);
   else decode(rest);
 };

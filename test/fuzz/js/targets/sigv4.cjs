@@ -12,6 +12,13 @@ const protocol = lib('server/protocol');
 const verifier = new SigV4Verifier({ region: REGION, now: () => NOW });
 const lookup = (id) => (id === CREDENTIAL.accessKeyId ? CREDENTIAL : undefined);
 
+/** Every object in a decoded request is a plain object: the wire cannot set prototypes. */
+function plainObjects(value) {
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return true;
+  if (!Array.isArray(value) && Object.getPrototypeOf(value) !== Object.prototype) return false;
+  return Object.values(value).every(plainObjects);
+}
+
 module.exports.fuzz = function fuzz(data) {
   const request = decodeRequest(data);
   const { value: verified } = attempt(() => verifier.verify(request, lookup));
@@ -22,6 +29,7 @@ module.exports.fuzz = function fuzz(data) {
   const { value: decoded } = attempt(() => protocol.decodeRequest(request.body), ['ValidationException']);
   if (decoded !== undefined) {
     check(typeof decoded.request === 'object' && decoded.request !== null, 'decoded request is not an object');
+    check(plainObjects(decoded.request), 'a decoded request object has another prototype than Object.prototype');
     // The response encoder must take whatever a request decodes to.
     attempt(() => protocol.encodeResponse(decoded.request));
   }
