@@ -13,7 +13,8 @@ export const RESERVED_PREFIX = 'aws-crypto-';
 /** Where a signed message carries its verification key (base64 compressed point). */
 export const PUBLIC_KEY_FIELD = 'aws-crypto-public-key';
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of a key or value, not a marker to drop.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function text(bytes: Uint8Array): string {
   try {

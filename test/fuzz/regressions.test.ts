@@ -8,6 +8,9 @@
  *   - proto-member-sets-prototype: the JSON 1.1 decoder assigned members, so
  *     a "__proto__" member set the request object's prototype and smuggled
  *     inherited members (KeyId...) past the own-member view.
+ *   - leading-bom-dropped: the context and provider-id decoders stripped a
+ *     leading U+FEFF (TextDecoder's default), so a key or value starting with
+ *     it came back without it.
  *   - lossy-provider-id: not a bug (provider ids decode leniently, as
  *     @aws-crypto does); the header target's round-trip property was fixed.
  */
@@ -18,7 +21,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { envelope, KmsError, RawAesKeyring } from '../../dist/index.js';
 import { checkEncryptionContext, serializeEncryptionContext } from '../../dist/encryption-context.js';
-import { reconcileContext } from '../../dist/envelope/context-codec.js';
+import { parseEncryptionContext, reconcileContext } from '../../dist/envelope/context-codec.js';
+import { parseHeader } from '../../dist/envelope/header-codec.js';
 import { decodeRequest } from '../../dist/server/protocol.js';
 import { FUZZERS, listTargets } from './fuzz-runner.mjs';
 
@@ -77,5 +81,23 @@ describe('"__proto__" is an ordinary key', () => {
     expect(Object.getPrototypeOf(request)).toBe(Object.prototype);
     expect(request.keyId).toBeUndefined();
     expect(Object.keys(request).sort()).toEqual(['__proto__', 'plaintext']);
+  });
+});
+
+describe('a leading U+FEFF is text, not a byte-order mark', () => {
+  it('survives encryption-context serialization and parsing', () => {
+    const context = { '\uFEFFkey': '\uFEFFvalue', plain: 'x' };
+    expect(parseEncryptionContext(serializeEncryptionContext(context))).toEqual(context);
+  });
+
+  it('stays in a message header: context and provider id', async () => {
+    const keyring = new RawAesKeyring({ keyName: 'k', keyNamespace: '\uFEFFns', unencryptedMasterKey: Buffer.alloc(32, 9) });
+    const context = { '\uFEFFa': 'b' };
+    const { result } = await envelope.encrypt(Buffer.from('data'), { keyring, encryptionContext: context });
+    const { header } = parseHeader(result, { maxEncryptedDataKeys: 1 });
+    expect(header.encryptionContext).toEqual(context);
+    expect(header.encryptedDataKeys[0]!.providerId).toBe('\uFEFFns');
+    const back = await envelope.decrypt(result, { keyring, encryptionContext: context });
+    expect(back.plaintext.toString()).toBe('data');
   });
 });
