@@ -26,10 +26,9 @@ inline void FillPattern(uint8_t* out, size_t len, uint8_t seed) {
   for (size_t i = 0; i < len; ++i) out[i] = static_cast<uint8_t>(seed + 7 * i);
 }
 
-// An AES-256-GCM key made once per process from the pattern.
+// An AES-256-GCM key made once per process (each target uses one seed).
 inline core::AesGcmKey& FixedGcmKey(uint8_t seed) {
-  static std::shared_ptr<core::AesGcmKey> keys[2];
-  auto& key = keys[seed & 1];
+  static std::shared_ptr<core::AesGcmKey> key;
   if (!key) {
     uint8_t bytes[core::AesGcmKey::kKeySize];
     FillPattern(bytes, sizeof bytes, seed);

@@ -110,7 +110,7 @@ void Hold(napi_env env, napi_value value) {
   if (napi_create_reference(env, value, 1, &ref) == napi_ok) g_counter_refs.push_back(ref);
 }
 
-napi_value RegisterCoverageMap(napi_env env, napi_callback_info info) {
+napi_value registerCoverageMapFn(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!Args(env, info, 1, argv)) return nullptr;
   if (!BufferBytes(env, argv[0], &g_coverage_map, &g_coverage_map_size)) return nullptr;
@@ -118,7 +118,7 @@ napi_value RegisterCoverageMap(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-napi_value RegisterNewCounters(napi_env env, napi_callback_info info) {
+napi_value registerNewCountersFn(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!Args(env, info, 2, argv)) return nullptr;
   uint32_t old_count = 0, new_count = 0;
@@ -132,7 +132,7 @@ napi_value RegisterNewCounters(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-napi_value RegisterModuleCounters(napi_env env, napi_callback_info info) {
+napi_value registerModuleCountersFn(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!Args(env, info, 1, argv)) return nullptr;
   uint8_t* data = nullptr;
@@ -145,7 +145,7 @@ napi_value RegisterModuleCounters(napi_env env, napi_callback_info info) {
 
 // --- comparison hooks ---------------------------------------------------------
 
-napi_value TraceIntegerCompare(napi_env env, napi_callback_info info) {
+napi_value traceIntegerCompareFn(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!Args(env, info, 3, argv)) return nullptr;
   int64_t current = 0, target = 0;
@@ -157,27 +157,27 @@ napi_value TraceIntegerCompare(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-napi_value TraceUnequalStrings(napi_env env, napi_callback_info info) {
+napi_value traceUnequalStringsFn(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!Args(env, info, 3, argv)) return nullptr;
   const std::string current = Utf8(env, argv[1]);
   const std::string target = Utf8(env, argv[2]);
-  __sanitizer_weak_hook_strcmp(reinterpret_cast<void*>(&TraceUnequalStrings), current.c_str(),
+  __sanitizer_weak_hook_strcmp(reinterpret_cast<void*>(&traceUnequalStringsFn), current.c_str(),
                                target.c_str(), 1);
   return nullptr;
 }
 
-napi_value TraceStringContainment(napi_env env, napi_callback_info info) {
+napi_value traceStringContainmentFn(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!Args(env, info, 3, argv)) return nullptr;
   const std::string needle = Utf8(env, argv[1]);
   const std::string haystack = Utf8(env, argv[2]);
-  __sanitizer_weak_hook_strstr(reinterpret_cast<void*>(&TraceStringContainment),
+  __sanitizer_weak_hook_strstr(reinterpret_cast<void*>(&traceStringContainmentFn),
                                haystack.c_str(), needle.c_str(), nullptr);
   return nullptr;
 }
 
-napi_value TracePcIndir(napi_env env, napi_callback_info info) {
+napi_value tracePcIndirFn(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!Args(env, info, 2, argv)) return nullptr;
   uint32_t state = 0;
@@ -333,7 +333,7 @@ bool PrepareRun(napi_env env, napi_value target, napi_value args) {
   return true;
 }
 
-napi_value StartFuzzing(napi_env env, napi_callback_info info) {
+napi_value startFuzzingFn(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!Args(env, info, 2, argv) || !PrepareRun(env, argv[0], argv[1])) return nullptr;
   int argc = static_cast<int>(g_run.args.size());
@@ -341,7 +341,7 @@ napi_value StartFuzzing(napi_env env, napi_callback_info info) {
   exit(LLVMFuzzerRunDriver(&argc, &args, SyncOneInput));
 }
 
-napi_value StartFuzzingAsync(napi_env env, napi_callback_info info) {
+napi_value startFuzzingAsyncFn(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!Args(env, info, 2, argv) || !PrepareRun(env, argv[0], argv[1])) return nullptr;
   napi_value name = nullptr;
@@ -362,28 +362,26 @@ napi_value StartFuzzingAsync(napi_env env, napi_callback_info info) {
 }
 
 // libFuzzer itself writes the crashing input (see Finding).
-napi_value PrintAndDumpCrashingInput(napi_env, napi_callback_info) { return nullptr; }
-napi_value PrintReturnInfo(napi_env, napi_callback_info) { return nullptr; }
-napi_value PrintVersion(napi_env, napi_callback_info) {
+napi_value printAndDumpCrashingInputFn(napi_env, napi_callback_info) { return nullptr; }
+napi_value printReturnInfoFn(napi_env, napi_callback_info) { return nullptr; }
+napi_value printVersionFn(napi_env, napi_callback_info) {
   std::fprintf(stderr, "libfuzzer-bridge (Debian clang's libFuzzer)\n");
   return nullptr;
 }
 
 napi_value Init(napi_env env, napi_value exports) {
+#define BRIDGE_FUNCTION(name) \
+  { #name, nullptr, name##Fn, nullptr, nullptr, nullptr, napi_enumerable, nullptr }
   const napi_property_descriptor functions[] = {
-      {"registerCoverageMap", nullptr, RegisterCoverageMap, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"registerNewCounters", nullptr, RegisterNewCounters, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"registerModuleCounters", nullptr, RegisterModuleCounters, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"traceIntegerCompare", nullptr, TraceIntegerCompare, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"traceUnequalStrings", nullptr, TraceUnequalStrings, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"traceStringContainment", nullptr, TraceStringContainment, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"tracePcIndir", nullptr, TracePcIndir, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"startFuzzing", nullptr, StartFuzzing, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"startFuzzingAsync", nullptr, StartFuzzingAsync, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"printAndDumpCrashingInput", nullptr, PrintAndDumpCrashingInput, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"printReturnInfo", nullptr, PrintReturnInfo, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"printVersion", nullptr, PrintVersion, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      BRIDGE_FUNCTION(registerCoverageMap),    BRIDGE_FUNCTION(registerNewCounters),
+      BRIDGE_FUNCTION(registerModuleCounters), BRIDGE_FUNCTION(traceIntegerCompare),
+      BRIDGE_FUNCTION(traceUnequalStrings),    BRIDGE_FUNCTION(traceStringContainment),
+      BRIDGE_FUNCTION(tracePcIndir),           BRIDGE_FUNCTION(startFuzzing),
+      BRIDGE_FUNCTION(startFuzzingAsync),      BRIDGE_FUNCTION(printAndDumpCrashingInput),
+      BRIDGE_FUNCTION(printReturnInfo),        BRIDGE_FUNCTION(printVersion),
   };
+#undef BRIDGE_FUNCTION
+
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) !=
       napi_ok) {
     return nullptr;
