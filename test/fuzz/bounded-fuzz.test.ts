@@ -40,6 +40,12 @@ describe('bounded fuzzing', () => {
         seeds: seedDirs(target, path.join(work, 'seeds')),
         artifactDir: path.join(work, 'crashes'),
       });
+      const ok = result.exitCode === 0 && result.crashes.length === 0 && result.executions > 0;
+      if (!ok) {
+        // The whole run, for whoever looks into the failure (test-results/ is ignored).
+        fs.mkdirSync(path.join(ROOT, 'test-results'), { recursive: true });
+        fs.writeFileSync(path.join(ROOT, 'test-results', `fuzz-${target.name}.log`), result.output);
+      }
       const tail = result.output.split('\n').slice(-40).join('\n');
       expect(result.crashes, tail).toEqual([]);
       expect(result.exitCode, tail).toBe(0);

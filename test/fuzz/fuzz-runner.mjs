@@ -13,6 +13,8 @@ export const FUZZERS = path.join(BUILD, 'fuzzers');
 const JS_DIR = path.join(ROOT, 'test/fuzz/js');
 const VECTORS = process.env.HSMKMS_VECTORS_DIR ?? path.resolve(ROOT, '../shared/vectors');
 
+/** One input running longer than this is a finding (a hang). */
+const UNIT_TIMEOUT_SECONDS = 30;
 /** JavaScript targets that return promises (Jazzer.js's async mode). */
 const ASYNC_TARGETS = new Set(['message']);
 /** Public vectors that seed a target, read where they are (never copied). */
@@ -44,7 +46,10 @@ export function seedDirs(target, generatedRoot) {
 function command(target, libFuzzerArgs) {
   if (target.kind === 'native') return { file: target.file, args: libFuzzerArgs, env: {} };
   const cli = path.join(ROOT, 'node_modules/@jazzer.js/core/dist/cli.js');
-  const jazzer = [cli, target.file, '--includes', `${path.join(ROOT, 'dist')}${path.sep}`, '--excludes', 'node_modules'];
+  // --timeout: Jazzer.js's own (5 s) would override libFuzzer's -timeout; a
+  // loaded CI machine must not turn a slow input into a finding.
+  const jazzer = [cli, target.file, '--includes', `${path.join(ROOT, 'dist')}${path.sep}`, '--excludes', 'node_modules',
+    '--timeout', String(UNIT_TIMEOUT_SECONDS * 1000)];
   if (!ASYNC_TARGETS.has(target.name)) jazzer.push('--sync');
   const bridge = path.join(JS_DIR, 'use-bridge.cjs');
   const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --require ${bridge}`.trim();
@@ -67,7 +72,7 @@ export function runTarget(target, { seconds, corpusDir, seeds, artifactDir, extr
   const prefix = path.join(artifactDir, `${target.name}-`);
   const before = new Set(fs.readdirSync(artifactDir));
   const args = [corpusDir, ...seeds, `-max_total_time=${seconds}`, '-print_final_stats=1',
-    `-artifact_prefix=${prefix}`, '-rss_limit_mb=2048', '-timeout=25', ...extraArgs];
+    `-artifact_prefix=${prefix}`, '-rss_limit_mb=2048', `-timeout=${UNIT_TIMEOUT_SECONDS}`, ...extraArgs];
   const { file, args: argv, env } = command(target, args);
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -18,6 +18,8 @@
 // JavaScript thread.
 #include <node_api.h>
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <cstdint>
@@ -194,6 +196,9 @@ struct Run {
   std::vector<std::string> args;
   std::vector<char*> argv;
   napi_threadsafe_function tsfn = nullptr;  // async mode only
+  // libFuzzer's -timeout, enforced here in async mode: its SIGALRM check only
+  // runs on the fuzzing thread, never while that thread waits for a promise.
+  int timeout_seconds = 1200;
 } g_run;
 
 void ExitNow(int status, void*) {
@@ -304,7 +309,11 @@ int AsyncOneInput(const uint8_t* data, size_t size) {
     Finding("could not reach the JavaScript thread");
   }
   std::unique_lock<std::mutex> lock(input.mutex);
-  input.settled_cv.wait(lock, [&] { return input.settled; });
+  if (!input.settled_cv.wait_for(lock, std::chrono::seconds(g_run.timeout_seconds),
+                                 [&] { return input.settled; })) {
+    // The JavaScript side still holds `input`: end here, before it goes away.
+    Finding("the fuzz target's promise did not settle within -timeout");
+  }
   if (input.failed) Finding("the fuzz target threw or rejected");
   return 0;
 }
@@ -323,7 +332,10 @@ bool PrepareRun(napi_env env, napi_value target, napi_value args) {
     napi_get_element(env, args, i, &element);
     g_run.args.push_back(Utf8(env, element));
   }
-  for (auto& arg : g_run.args) g_run.argv.push_back(arg.data());
+  for (auto& arg : g_run.args) {
+    g_run.argv.push_back(arg.data());
+    if (arg.rfind("-timeout=", 0) == 0) g_run.timeout_seconds = std::max(1, std::atoi(arg.c_str() + 9));
+  }
   g_run.argv.push_back(nullptr);
   on_exit(ExitNow, nullptr);
   // libFuzzer leaves a signal alone when someone already handles it, and
