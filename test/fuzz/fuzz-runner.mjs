@@ -36,7 +36,7 @@ export function listTargets() {
   return [...native, ...js];
 }
 
-/** Seed directories for a target: our generated seeds, the committed ones, public vectors. */
+/** Seed directories for a target: our generated seeds, hand-made ones (test/fuzz/seeds/<target>, none yet), public vectors. */
 export function seedDirs(target, generatedRoot) {
   const dirs = [path.join(generatedRoot, target.name), path.join(ROOT, 'test/fuzz/seeds', target.name)];
   for (const rel of VECTOR_SEEDS[target.name] ?? []) dirs.push(path.join(VECTORS, rel));
