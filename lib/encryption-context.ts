@@ -5,6 +5,7 @@
  * so KMS ciphertext blobs and envelope messages agree on the bytes.
  */
 import { KmsError } from './errors.js';
+import { defineOwn } from './own-property.js';
 
 /** An encryption context: non-secret string pairs that must match on decrypt. */
 export type EncryptionContext = Readonly<Record<string, string>>;
@@ -42,7 +43,7 @@ export function checkEncryptionContext(value: unknown): EncryptionContext {
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (k.length === 0) throw invalid('Encryption context keys must not be empty');
     if (typeof v !== 'string') throw invalid('Encryption context values must be strings');
-    copy[k] = v;
+    defineOwn(copy, k, v);
   }
   return Object.freeze(copy);
 }

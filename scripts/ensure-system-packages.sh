@@ -12,6 +12,9 @@ command -v make >/dev/null || need+=(make)  # node-gyp and the CMake presets' ge
 command -v pkcs11-tool >/dev/null || need+=(opensc)
 [ -e /usr/include/openssl/evp.h ] || need+=(libssl-dev)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null || need+=(postgresql)
+# clang-14 and its libFuzzer/sanitizer runtimes build the fuzz targets (scripts/fuzz-build.sh).
+command -v clang++-14 >/dev/null || need+=(clang-14)
+compgen -G "/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a" >/dev/null || need+=(libclang-rt-14-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing system packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2

@@ -14,6 +14,8 @@ npm run --silent compile || exit 1
 results=$(mktemp -d)
 native_passed=0
 native_failed=0
+# The fuzz targets, run for a few seconds each by test/fuzz/bounded-fuzz.test.ts.
+bash scripts/fuzz-build.sh || exit 1
 if bash scripts/test-native.sh "$results/ctest.xml"; then :; fi
 if [ -f "$results/ctest.xml" ]; then
   read -r native_passed native_failed < <(node scripts/count-junit.mjs "$results/ctest.xml")

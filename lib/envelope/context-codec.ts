@@ -6,13 +6,15 @@
 import { IncompleteMessage, invalidMessage, invalidOption } from './message-errors.js';
 import { ByteReader } from './byte-reader.js';
 import type { EncryptionContext } from '../encryption-context.js';
+import { defineOwn } from '../own-property.js';
 
 /** Context keys starting with this are the SDK's own; callers may not set them. */
 export const RESERVED_PREFIX = 'aws-crypto-';
 /** Where a signed message carries its verification key (base64 compressed point). */
 export const PUBLIC_KEY_FIELD = 'aws-crypto-public-key';
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of a key or value, not a marker to drop.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function text(bytes: Uint8Array): string {
   try {
@@ -75,7 +77,7 @@ export interface ReconciledContext {
 export function reconcileContext(stored: EncryptionContext, expected: EncryptionContext | undefined): ReconciledContext {
   const unstored: Record<string, string> = {};
   for (const [key, value] of Object.entries(expected ?? {})) {
-    if (!Object.hasOwn(stored, key)) unstored[key] = value;
+    if (!Object.hasOwn(stored, key)) defineOwn(unstored, key, value);
     else if (stored[key] !== value) throw invalidMessage('the encryption context does not match');
   }
   return { full: Object.freeze({ ...stored, ...unstored }), unstored: Object.freeze(unstored) };

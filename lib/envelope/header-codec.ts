@@ -77,7 +77,8 @@ const MAX_U16 = 0xffff;
 const V1_TYPE = 0x80;
 const ZERO_IV = new Uint8Array(IV_LENGTH);
 const encoder = new TextEncoder();
-const lossyUtf8 = new TextDecoder('utf-8');
+// ignoreBOM: keep a leading U+FEFF, as @aws-crypto's Buffer#toString does.
+const lossyUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** The v2 header body (everything before the header tag), framed content. */
 export function serializeHeaderBody(fields: HeaderFields): Uint8Array {

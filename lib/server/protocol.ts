@@ -3,6 +3,7 @@
  * camelCase and back, blobs as base64, timestamps as epoch seconds. The keys
  * of encryption-context maps are caller data and pass through unchanged.
  */
+import { defineOwn } from '../own-property.js';
 import { serialization } from './aws-errors.js';
 
 /** Request members holding binary data (base64 on the wire). */
@@ -51,7 +52,7 @@ function requestShape(body: Record<string, unknown>, blobs: Buffer[]): Record<st
   for (const [name, value] of Object.entries(body)) {
     // AWS's optional no-op members, which the library does not take.
     if (name === 'GrantTokens' || name === 'DryRun' || value === null) continue;
-    out[camel(name)] = requestValue(name, value, blobs);
+    defineOwn(out, camel(name), requestValue(name, value, blobs));
   }
   return out;
 }
