@@ -1,0 +1,11 @@
+// The vitest configuration of the sanitizer runs (scripts/test-sanitize.sh):
+// the project's own, plus a leak check at the end of each test file
+// (check-leaks-after-file.ts).
+import { fileURLToPath } from 'node:url';
+import { mergeConfig } from 'vitest/config';
+import base from '../../vitest.config.mts';
+
+export default mergeConfig(base, {
+  root: fileURLToPath(new URL('../..', import.meta.url)),
+  test: { setupFiles: [fileURLToPath(new URL('check-leaks-after-file.ts', import.meta.url))] },
+});
