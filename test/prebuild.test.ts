@@ -44,7 +44,6 @@ const npmCli = realpathSync(
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(withoutSanitizer())) {
-    if (key === 'HSMKMS_ADDON_FLAVOUR') continue;
     if (/^npm_/i.test(key) || key === 'PREBUILDS_ONLY' || key === 'INIT_CWD') continue;
     env[key] = value;
   }
