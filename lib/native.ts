@@ -3,6 +3,7 @@
  * package: lib/ validates every argument before calling in.
  */
 import path from 'node:path';
+import { addonDirectory } from './addon-directory.js';
 import { errorFromNative, KmsError, type NativeErrorExtra } from './errors.js';
 
 /** An opaque, type-tagged native object that owns key bytes in locked memory. */
@@ -145,7 +146,7 @@ function loadBinding(): NativeBinding {
   // dist/native.js and lib/native.ts both sit one level below the package root.
   let binding: NativeBinding;
   try {
-    binding = load(path.resolve(__dirname, '..')) as NativeBinding;
+    binding = load(addonDirectory(path.resolve(__dirname, '..'), process.env.HSMKMS_ADDON_FLAVOUR)) as NativeBinding;
   } catch (error) {
     // The addon refuses to start where the host has no OpenSSL 3 (for example
     // Electron's BoringSSL): surface that as a coded KmsError.

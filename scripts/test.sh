@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what the tests need,
 # builds with warnings as errors, runs the native ctest suite under
-# ASan+UBSan, then every vitest suite, and prints "N passed, N failed".
+# ASan+UBSan, then every vitest suite, then a short vitest run against the
+# ASan+UBSan addon (scripts/test-sanitize.sh), and prints "N passed, N failed".
 # The PostgreSQL suites get a private server (scripts/start-postgres.sh),
 # stopped on exit, unless HSMKMS_TEST_POSTGRES_URL already names one.
 set -uo pipefail
@@ -33,8 +34,15 @@ npx vitest run --reporter=default --reporter=json --outputFile.json="$results/vi
 vitest_status=$?
 read -r js_passed js_failed < <(node scripts/count-vitest.mjs "$results/vitest.json")
 
-passed=$((native_passed + js_passed))
-failed=$((native_failed + js_failed))
-echo "native (ctest): $native_passed passed, $native_failed failed; js (vitest): $js_passed passed, $js_failed failed"
+# Sanitizers, short run: the files of scripts/sanitize-short.list once more,
+# against the ASan+UBSan addon (scripts/test-sanitize.sh; all: npm run test:sanitize).
+san_passed=0
+san_failed=1
+bash scripts/test-sanitize.sh --short --counts "$results/sanitize.counts"
+[ -f "$results/sanitize.counts" ] && read -r san_passed san_failed <"$results/sanitize.counts"
+
+passed=$((native_passed + js_passed + san_passed))
+failed=$((native_failed + js_failed + san_failed))
+echo "native (ctest): $native_passed passed, $native_failed failed; js (vitest): $js_passed passed, $js_failed failed; sanitize (vitest, short): $san_passed passed, $san_failed failed"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$vitest_status" -eq 0 ]

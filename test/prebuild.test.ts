@@ -23,6 +23,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withoutSanitizer } from './helpers/without-sanitizer.js';
 
 const root = path.resolve(__dirname, '..');
 const SETUP_TIMEOUT = 300_000;
@@ -36,10 +37,13 @@ const npmCli = realpathSync(
   execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim(),
 );
 
-/** The environment of a nested npm: no npm_* settings inherited from a parent npm run. */
+/**
+ * The environment of a nested npm: no npm_* settings inherited from a parent
+ * npm run, and none of a sanitizer run's (what ships is built and loaded).
+ */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
+  for (const [key, value] of Object.entries(withoutSanitizer())) {
     if (/^npm_/i.test(key) || key === 'PREBUILDS_ONLY' || key === 'INIT_CWD') continue;
     env[key] = value;
   }

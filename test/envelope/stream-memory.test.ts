@@ -1,15 +1,18 @@
 // A 1 GiB stream (generated on the fly, never held whole) through
 // encryptStream -> decryptStream -> a verifying sink, in a child process
 // whose peak RSS (VmHWM) must stay under 150 MiB; and 256 MiB of the signed
-// suite. Each run takes a few seconds on a 2-core machine.
+// suite. Each run takes a few seconds on a 2-core machine. The child measures
+// what ships, also in a sanitizer run (ASan's shadow memory and quarantine
+// would be measured instead).
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { withoutSanitizer } from '../helpers/without-sanitizer.js';
 
 const CHILD = path.join(__dirname, 'fixtures', 'stream-gib-child.cjs');
 
 function run(total: number, suite: number, frameLength: number): { ok: boolean; bytes: number; seconds: number; vmHwmKiB: number } {
-  return JSON.parse(execFileSync(process.execPath, [CHILD, String(total), String(suite), String(frameLength)], { encoding: 'utf8', timeout: 120_000 }));
+  return JSON.parse(execFileSync(process.execPath, [CHILD, String(total), String(suite), String(frameLength)], { encoding: 'utf8', timeout: 120_000, env: withoutSanitizer() }));
 }
 
 describe('stream memory stays flat', () => {

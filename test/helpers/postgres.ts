@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
+import { withoutSanitizer } from './without-sanitizer.js';
 
 const SCRIPT = path.resolve(__dirname, '../../scripts/start-postgres.sh');
 let started: { url: string; dir: string } | undefined;
@@ -18,7 +19,7 @@ export function postgresUrl(): string {
     throw new Error('HSMKMS_TEST_POSTGRES_URL is not set: run the tests through `npm test` (scripts/test.sh starts PostgreSQL)');
   }
   if (started === undefined) {
-    const out = execFileSync('bash', [SCRIPT], { encoding: 'utf8' });
+    const out = execFileSync('bash', [SCRIPT], { encoding: 'utf8', env: withoutSanitizer() });
     const value = (name: string): string => /^(\w+)=(.*)$/m.exec(out.split('\n').find((l) => l.startsWith(`${name}=`)) ?? '')?.[2] ?? '';
     started = { url: value('HSMKMS_TEST_POSTGRES_URL'), dir: value('HSMKMS_TEST_POSTGRES_DIR') };
     process.on('exit', stopStarted);

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withoutSanitizer } from '../helpers/without-sanitizer.js';
 import { closeAll, KmsNode, type NodeConfig } from './node-cluster.js';
 
 const SCRIPT = path.resolve(__dirname, '../../scripts/start-postgres.sh');
@@ -22,7 +23,7 @@ function pgCtl(...args: string[]): void {
     encoding: 'utf8',
   }).trim();
   const command = process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', pgCtlPath, ...args]] : [pgCtlPath, args];
-  execFileSync(command[0] as string, command[1] as string[], { stdio: 'ignore' });
+  execFileSync(command[0] as string, command[1] as string[], { stdio: 'ignore', env: withoutSanitizer() });
 }
 
 async function start(config: Partial<NodeConfig> = {}): Promise<KmsNode> {
@@ -46,7 +47,7 @@ async function count(sql: string, params: unknown[] = []): Promise<number> {
 }
 
 beforeAll(() => {
-  const out = execFileSync('bash', [SCRIPT], { encoding: 'utf8' });
+  const out = execFileSync('bash', [SCRIPT], { encoding: 'utf8', env: withoutSanitizer() });
   const value = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(out)?.[1] ?? '';
   server = { url: value('HSMKMS_TEST_POSTGRES_URL'), dir: value('HSMKMS_TEST_POSTGRES_DIR') };
   rootDir = mkdtempSync(path.join(os.tmpdir(), 'hsmkms-maintenance-'));
