@@ -3,22 +3,23 @@
 // with --quick) through real processes, each timed and with its peak RSS
 // (getrusage of the child, read by a tiny python3 wrapper: Node cannot read
 // a finished child's), beside envelope.encryptStream/decryptStream on the
-// same files in this process with the same CMK and frame length, its output
-// flushed to disk as the CLI's is (both then run at the disk's write speed).
+// same files with the same CMK and frame length, also in a fresh process
+// (library-case.mjs, timing the stream alone), its output flushed to disk as
+// the CLI's is (both then run at the disk's write speed).
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { ROOT_DIR, MiB, emit, loadHsmkms, log, median, parseSuiteArgs } from '../lib/common.mjs';
+import { BENCH_DIR, ROOT_DIR, MiB, emit, log, median, parseSuiteArgs } from '../lib/common.mjs';
 
 const args = parseSuiteArgs();
 const quick = args.quick;
-const { envelope, Kms, KmsKeyring } = loadHsmkms();
 const BIN = path.join(ROOT_DIR, 'bin', 'hsmkms.js');
 const SIZE = quick ? 256 * MiB : 1024 * MiB;
-const ROUNDS = quick ? 1 : 2;
+// Disk-bound and noisy (writeback, the VM's disk): three rounds, the order
+// of CLI and library swapped every round, ratios taken round by round.
+const ROUNDS = quick ? 1 : 3;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsmkms-bench-cli-'));
 const kmsDir = path.join(dir, 'kms');
@@ -50,36 +51,49 @@ const keyId = JSON.parse(execFileSync(process.execPath, [BIN, '--dir', kmsDir, '
   fs.closeSync(fd);
 }
 
-async function library(op) {
-  const kms = await Kms.open({ root: { soft: { dir: kmsDir } }, store: path.join(kmsDir, 'keystore.db') });
-  try {
-    const keyring = new KmsKeyring({ kms, keyId });
-    const [from, to, transform] = op === 'encrypt'
-      ? [file('plain'), file('lib.enc'), envelope.encryptStream({ keyring, plaintextLength: SIZE })]
-      : [file('cli.enc'), file('lib.dec'), envelope.decryptStream({ keyring })];
-    const t0 = performance.now();
-    await pipeline(fs.createReadStream(from, { highWaterMark: MiB }), transform, fs.createWriteStream(to));
-    // The same durability as the CLI, which flushes its output to disk before renaming it into place.
-    const handle = await fs.promises.open(to, 'r+');
-    await handle.sync();
-    await handle.close();
-    return (performance.now() - t0) / 1000;
-  } finally {
-    await kms.close();
-  }
+/** The library's stream in a fresh process (bench/cli/library-case.mjs); resolves to the stream's seconds. */
+function library(op) {
+  const [from, to] = op === 'encrypt' ? [file('plain'), file('lib.enc')] : [file('cli.enc'), file('lib.dec')];
+  const out = execFileSync(process.execPath, [path.join(BENCH_DIR, 'cli', 'library-case.mjs'), op, kmsDir, keyId, from, to, String(SIZE)], { encoding: 'utf8' });
+  return Number(out.trim());
 }
 
 const rounds = { cliEnc: [], cliDec: [], libEnc: [], libDec: [], rssEnc: [], rssDec: [] };
-for (let round = 0; round < ROUNDS; round++) {
+/** Each case writes a new file: none replaces (and frees) an older output of its own. */
+const fresh = (...names) => names.forEach((name) => fs.rmSync(file(name), { force: true }));
+
+async function cliRound() {
+  fresh('cli.enc', 'cli.dec');
   const enc = cli(['encrypt', '--key-id', keyId, '--in', file('plain'), '--out', file('cli.enc')]);
   const dec = cli(['decrypt', '--in', file('cli.enc'), '--out', file('cli.dec')]);
   rounds.cliEnc.push(SIZE / enc.seconds / 1e6);
   rounds.cliDec.push(SIZE / dec.seconds / 1e6);
   rounds.rssEnc.push(enc.rssMiB);
   rounds.rssDec.push(dec.rssMiB);
-  rounds.libEnc.push(SIZE / (await library('encrypt')) / 1e6);
-  rounds.libDec.push(SIZE / (await library('decrypt')) / 1e6);
-  log(`round ${round + 1}/${ROUNDS}: cli ${rounds.cliEnc.at(-1).toFixed(0)}/${rounds.cliDec.at(-1).toFixed(0)} MB/s, library ${rounds.libEnc.at(-1).toFixed(0)}/${rounds.libDec.at(-1).toFixed(0)} MB/s, cli RSS ${enc.rssMiB.toFixed(0)}/${dec.rssMiB.toFixed(0)} MiB`);
+}
+
+async function libraryRound() {
+  fresh('lib.enc', 'lib.dec');
+  rounds.libEnc.push(SIZE / library('encrypt') / 1e6);
+  rounds.libDec.push(SIZE / library('decrypt') / 1e6);
+}
+
+const logRound = () =>
+  log(`round ${rounds.cliEnc.length}/${ROUNDS}: cli ${rounds.cliEnc.at(-1).toFixed(0)}/${rounds.cliDec.at(-1).toFixed(0)} MB/s, library ${rounds.libEnc.at(-1).toFixed(0)}/${rounds.libDec.at(-1).toFixed(0)} MB/s, cli RSS ${rounds.rssEnc.at(-1).toFixed(0)}/${rounds.rssDec.at(-1).toFixed(0)} MiB`);
+
+// The library decrypts the CLI's output: the first round runs the CLI first.
+await cliRound();
+await libraryRound();
+logRound();
+for (let round = 1; round < ROUNDS; round++) {
+  if (round % 2 === 1) {
+    await libraryRound();
+    await cliRound();
+  } else {
+    await cliRound();
+    await libraryRound();
+  }
+  logRound();
 }
 const same = execFileSync('cmp', [file('plain'), file('cli.dec')], { encoding: 'utf8' }) === '';
 fs.rmSync(dir, { recursive: true, force: true });
