@@ -280,7 +280,11 @@ Napi::Value EnvState::MakeError(const pkcs11::HsmResult& result) const {
   const char* code = core::StatusCode(result.status);
   // "<what happened> (<function>: <CKR name>)": static text only, never
   // key material, PINs or data.
-  std::string message = result.detail != nullptr ? result.detail : StatusMessage(result.status);
+  // kKeyUnavailable from the HSM means the device failed, not that a key
+  // handle was destroyed (StatusMessage's wording for AEAD keys).
+  std::string message = result.detail != nullptr                        ? result.detail
+                        : result.status == core::Status::kKeyUnavailable ? "The HSM could not be used"
+                                                                         : StatusMessage(result.status);
   const char* ckr = result.ckr();
   if (result.fn != nullptr || ckr != nullptr) {
     message += " (";

@@ -151,6 +151,18 @@ describe('recovery through the fault-injection module', () => {
     await short.close();
   });
 
+  it('an HSM failure is named as one, not as a destroyed key', async () => {
+    faults('fail C_Encrypt CKR_GENERAL_ERROR always');
+    const error = await rejection(root.encrypt(key, Buffer.alloc(12, 3), AAD, PLAINTEXT));
+    faults('clear');
+    expect(error).toBeInstanceOf(Pkcs11Error);
+    expect(error.code).toBe('KeyUnavailableException');
+    expect(error.ckr).toBe('CKR_GENERAL_ERROR');
+    expect(error.message).toMatch(/HSM/);
+    expect(error.message).not.toMatch(/destroyed/);
+    await roundTrip();
+  });
+
   it('CKR_PIN_INCORRECT is never retried (nor tried again later)', async () => {
     // The PIN changed behind our back, then the login was lost; each C_Login takes 150 ms.
     faults('fail C_Login CKR_PIN_INCORRECT always; delay C_Login 150000; logout');
