@@ -7,11 +7,11 @@
 //
 //   node bench/run.mjs [--quick] [--suite throughput|event-loop|memory|pkcs11|kms]...
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BENCH_DIR, RESULTS_DIR, ROOT_DIR, cores, log, machineTicks } from './lib/common.mjs';
+import { BENCH_DIR, RESULTS_DIR, ROOT_DIR, log, machineTicks } from './lib/common.mjs';
+import { addonFingerprint, machineMeta } from './lib/machine-meta.mjs';
 import { opensslCliVersion } from './lib/openssl.mjs';
 import { crossoverSize, evaluateGoals, renderMarkdown, renderSvg } from './lib/report.mjs';
 import { evaluateKmsGoals, renderKmsMarkdown } from './kms/report.mjs';
@@ -130,14 +130,6 @@ function runSuite(name, quick) {
   });
 }
 
-function git(...args) {
-  try {
-    return execFileSync('git', args, { cwd: ROOT_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
-  }
-}
-
 function metadata(quick) {
   const { aead } = (() => {
     try {
@@ -148,25 +140,15 @@ function metadata(quick) {
       return { aead: null };
     }
   })();
-  const addonPath = path.join(ROOT_DIR, 'build', 'Release', 'hsmkms.node');
-  const addon = existsSync(addonPath)
-    ? { path: path.relative(ROOT_DIR, addonPath), sha256: createHash('sha256').update(readFileSync(addonPath)).digest('hex').slice(0, 16), mtime: statSync(addonPath).mtime.toISOString() }
-    : null;
-  const commit = git('rev-parse', '--short', 'HEAD');
-  const dirty = git('status', '--porcelain', '--', 'lib', 'native', 'binding.gyp');
+  const { git, loadavg, ...machine } = machineMeta(quick);
   return {
-    date: new Date().toISOString(),
-    quick,
-    cpu: { model: os.cpus()[0]?.model ?? 'unknown', cores: cores(), arch: process.arch },
-    memoryBytes: os.totalmem(),
-    kernel: `${os.type()} ${os.release()}`,
-    node: process.version,
+    ...machine,
     openssl: { node: process.versions.openssl, addon: aead?.openssl ?? null, cli: opensslCliVersion() },
     hsmkmsDefaults: aead?.settings ?? null,
     tinybench: JSON.parse(readFileSync(path.join(ROOT_DIR, 'node_modules', 'tinybench', 'package.json'), 'utf8')).version,
-    addon,
-    git: commit ? `${commit}${dirty ? ' (lib/native modified)' : ''}` : 'unknown',
-    loadavg: { start: os.loadavg() },
+    addon: addonFingerprint(),
+    git,
+    loadavg,
   };
 }
 

@@ -1,40 +1,23 @@
 // soak.json (everything, samples included) and soak.md (the verdicts, the
 // slopes and a thinned sample table), in the style of the other results.
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { cores, ROOT_DIR } from '../lib/common.mjs';
+import { ROOT_DIR } from '../lib/common.mjs';
+import { addonFingerprint, machineMeta } from '../lib/machine-meta.mjs';
 import { fmt, fmtInt, table } from '../lib/markdown.mjs';
 import { THRESHOLDS } from './analysis.mjs';
 
-function git(...args) {
-  try {
-    return execFileSync('git', args, { cwd: ROOT_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
-  }
-}
-
 /** Machine, versions and commit, as bench/run.mjs records them. */
 export function soakMeta({ quick, opensslAddon, softhsm, pkcs11js }) {
-  const addonPath = path.join(ROOT_DIR, 'build', 'Release', 'hsmkms.node');
-  const commit = git('rev-parse', '--short', 'HEAD');
-  const dirty = git('status', '--porcelain', '--', 'lib', 'native', 'binding.gyp');
+  const { git, loadavg, ...machine } = machineMeta(quick);
   return {
-    date: new Date().toISOString(),
-    quick,
-    cpu: { model: os.cpus()[0]?.model ?? 'unknown', cores: cores(), arch: process.arch },
-    memoryBytes: os.totalmem(),
-    kernel: `${os.type()} ${os.release()}`,
-    node: process.version,
+    ...machine,
     openssl: { node: process.versions.openssl, addon: opensslAddon },
     softhsm,
     pkcs11js,
-    addon: existsSync(addonPath) ? { sha256: createHash('sha256').update(readFileSync(addonPath)).digest('hex').slice(0, 16) } : null,
-    git: commit ? `${commit}${dirty ? ' (lib/native modified)' : ''}` : 'unknown',
-    loadavg: { start: os.loadavg() },
+    addon: addonFingerprint(),
+    git,
+    loadavg,
   };
 }
 

@@ -4,12 +4,12 @@
 // next child, which checks the claims acknowledged so far before it works
 // (one process start per kill: the suite's cost); at the end this process
 // reopens it and checks every claim (crash-ledger.ts).
-import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import { Kms } from '../../dist/index.js';
 import { CrashLedger, type Verified } from './crash-ledger.js';
 import { runAndKill, type Fact, type KillPlan } from './kill-child.js';
 import type { SeededRandom } from './seeded-random.js';
+import { expectIntactStore } from '../helpers/sqlite-integrity.js';
 
 export type LibraryMode = 'keys' | 'rotate' | 'domain' | 'aliases';
 
@@ -41,15 +41,6 @@ const ALIAS_NAMES = ['alias/crash-a', 'alias/crash-b', 'alias/crash-c', 'alias/c
 const SETUP_KEYS: Record<LibraryMode, number> = { keys: 0, rotate: 4, aliases: 5, domain: 40 };
 /** A random kill lands up to this long after the child is working. */
 const MAX_DELAY_MS = 120;
-
-function expectIntactStore(store: string): void {
-  const db = new Database(store, { readonly: true });
-  try {
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-  } finally {
-    db.close();
-  }
-}
 
 /** Keys (and a ciphertext under each) made by this process before any child runs. */
 async function setUp(s: LibraryScenario, ledger: CrashLedger): Promise<string[]> {

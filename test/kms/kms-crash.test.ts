@@ -5,12 +5,12 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Kms } from '../../dist/index.js';
 import { openKeyStore } from '../../dist/keystore/index.js';
 import { makeToken, type TestToken } from '../pkcs11/softhsm-fixture.js';
 import { makeHarness, ROOTS, type RootKind } from './kms-harness.js';
+import { expectIntactStore } from '../helpers/sqlite-integrity.js';
 
 const CHILD = path.resolve(__dirname, '../fixtures/kms-crash-child.cjs');
 
@@ -83,15 +83,6 @@ async function verifyClaims(kms: Kms, claims: Claims): Promise<void> {
     const { keyMetadata } = await kms.describeKey({ keyId });
     expect(keyMetadata.currentKeyVersion).toBeGreaterThanOrEqual(version);
     expect((await kms.encrypt({ keyId, plaintext: new Uint8Array(1) })).keyVersion).toBeGreaterThanOrEqual(version);
-  }
-}
-
-function expectIntactStore(store: string): void {
-  const db = new Database(store, { readonly: true });
-  try {
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-  } finally {
-    db.close();
   }
 }
 
