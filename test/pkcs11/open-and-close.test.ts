@@ -10,6 +10,7 @@ import { KmsError, Pkcs11Error } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
 import { openPkcs11Root, type RootOfTrust, type WrappedKey } from '../../dist/root/index.js';
 import { makeToken, ROOT_DIR, type TestToken } from './softhsm-fixture.js';
+import { kmsRejection } from '../helpers/kms-rejection.js';
 
 let token: TestToken;
 
@@ -17,14 +18,6 @@ function options(extra: Record<string, unknown> = {}) {
   return { module: token.module, tokenLabel: token.label, pin: token.pin, ...extra };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<KmsError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KmsError);
-  return error as KmsError;
-}
 
 function thrown(fn: () => unknown): { code?: string } {
   try {
@@ -43,26 +36,26 @@ afterAll(() => token?.remove());
 
 describe('opening', () => {
   it('an unknown module path: NotFoundException (a KmsError, no CKR)', async () => {
-    const error = await rejection(openPkcs11Root(options({ module: '/nonexistent/libpkcs11.so' })));
+    const error = await kmsRejection(openPkcs11Root(options({ module: '/nonexistent/libpkcs11.so' })));
     expect(error.code).toBe('NotFoundException');
     expect(error).not.toBeInstanceOf(Pkcs11Error);
     expect(error.message).toMatch(/cannot be loaded/);
   });
 
   it('a library that is no PKCS#11 module: KMSInvalidStateException', async () => {
-    const error = await rejection(openPkcs11Root(options({ module: path.join(ROOT_DIR, 'build', 'Release', 'hsmkms.node') })));
+    const error = await kmsRejection(openPkcs11Root(options({ module: path.join(ROOT_DIR, 'build', 'Release', 'hsmkms.node') })));
     expect(error.code).toBe('KMSInvalidStateException');
     expect(error.message).toMatch(/C_GetFunctionList/);
   });
 
   it('a token label no token has: NotFoundException', async () => {
-    const error = await rejection(openPkcs11Root(options({ tokenLabel: 'no-such-token' })));
+    const error = await kmsRejection(openPkcs11Root(options({ tokenLabel: 'no-such-token' })));
     expect(error.code).toBe('NotFoundException');
     expect(error.message).toMatch(/no token has this label/);
   });
 
   it('a wrong PIN: AccessDeniedException, a Pkcs11Error with CKR_PIN_INCORRECT from C_Login; the message has no PIN', async () => {
-    const error = (await rejection(openPkcs11Root(options({ pin: '999999' })))) as Pkcs11Error;
+    const error = (await kmsRejection(openPkcs11Root(options({ pin: '999999' })))) as Pkcs11Error;
     expect(error).toBeInstanceOf(Pkcs11Error);
     expect(error.name).toBe('Pkcs11Error');
     expect(error.code).toBe('AccessDeniedException');
@@ -142,8 +135,8 @@ describe('a root in use', () => {
   });
 
   it('host-side public-key errors are typed: a bad SPKI is a ValidationException', async () => {
-    expect((await rejection(root.verify(Buffer.alloc(10, 1), 'ECDSA_SHA_256', 'RAW', Buffer.alloc(1), Buffer.alloc(1)))).code).toBe('ValidationException');
-    expect((await rejection(root.encryptOaep(Buffer.alloc(10, 1), 'RSAES_OAEP_SHA_256', Buffer.alloc(1)))).code).toBe('ValidationException');
+    expect((await kmsRejection(root.verify(Buffer.alloc(10, 1), 'ECDSA_SHA_256', 'RAW', Buffer.alloc(1), Buffer.alloc(1)))).code).toBe('ValidationException');
+    expect((await kmsRejection(root.encryptOaep(Buffer.alloc(10, 1), 'RSAES_OAEP_SHA_256', Buffer.alloc(1)))).code).toBe('ValidationException');
   });
 
   it('closing waits for the work in flight; later calls fail with KeyUnavailableException', async () => {
@@ -162,7 +155,7 @@ describe('a root in use', () => {
     expect(settled.filter((s) => s === 'op')).toHaveLength(300);
     // Closed: everything rejects with KeyUnavailableException, and close is idempotent.
     for (const later of [root.generateRandom(4), root.encrypt(key, Buffer.alloc(12), aad, Buffer.alloc(1)), root.stats(), root.evictKey('cmk', 1)]) {
-      const error = await rejection(later);
+      const error = await kmsRejection(later);
       expect(error.code).toBe('KeyUnavailableException');
       expect(error.message).toMatch(/closed/);
     }

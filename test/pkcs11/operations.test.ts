@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsError, Pkcs11Error } from '../../dist/index.js';
 import { openPkcs11Root, type RootOfTrust, type WrappedKey } from '../../dist/root/index.js';
 import { makeToken, TokenView, type TestToken } from './softhsm-fixture.js';
+import { kmsRejection } from '../helpers/kms-rejection.js';
 
 const CKM_AES_KEY_WRAP_PAD = 0x210a;
 const AAD = Buffer.from('header||encryption context');
@@ -23,14 +24,6 @@ function named(key: Omit<WrappedKey, 'id' | 'version'> & { publicKey?: unknown }
   return { id, version, ...rest } as WrappedKey;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<KmsError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KmsError);
-  return error as KmsError;
-}
 
 function domainKeyObject(version: number): Buffer {
   const found = view.find([
@@ -82,12 +75,12 @@ describe('domain keys', () => {
   it('are created once per version and opened by their reference', async () => {
     expect(root.kind).toBe('pkcs11');
     expect(reference).toHaveLength(16);
-    expect((await rejection(root.createDomainKey(1))).code).toBe('AlreadyExistsException');
+    expect((await kmsRejection(root.createDomainKey(1))).code).toBe('AlreadyExistsException');
     await root.openDomainKey(1, reference);
     const wrong = Uint8Array.from(reference);
     wrong[0]! ^= 1;
-    expect((await rejection(root.openDomainKey(1, wrong))).code).toBe('NotFoundException');
-    expect((await rejection(root.openDomainKey(99, reference))).code).toBe('NotFoundException');
+    expect((await kmsRejection(root.openDomainKey(1, wrong))).code).toBe('NotFoundException');
+    expect((await kmsRejection(root.openDomainKey(99, reference))).code).toBe('NotFoundException');
   });
 
   it('are sensitive, non-extractable, wrap/unwrap-only token objects (read through pkcs11js)', () => {
@@ -176,12 +169,12 @@ describe('AES-256-GCM with a CMK unwrapped in the HSM', () => {
       root.decrypt(aesKey, iv, AAD, ciphertext.subarray(0, 15)),
     ];
     // Every promise gets its handler now: they settle in whatever order the HSM threads finish.
-    for (const error of await Promise.all(attempts.map(rejection))) {
+    for (const error of await Promise.all(attempts.map((attempt) => kmsRejection(attempt)))) {
       expect(error.code).toBe('InvalidCiphertextException');
       expect(error.message).not.toContain(plaintext.toString());
     }
     // The HSM's own verdict keeps its PKCS#11 details.
-    const error = (await rejection(root.decrypt(aesKey, iv, AAD, flip(ciphertext, 1)))) as Pkcs11Error;
+    const error = (await kmsRejection(root.decrypt(aesKey, iv, AAD, flip(ciphertext, 1)))) as Pkcs11Error;
     expect(error).toBeInstanceOf(Pkcs11Error);
     expect(error.ckr).toBe('CKR_GENERAL_ERROR'); // SoftHSM 2.6.1's word for a bad tag
     expect(error.rv).toBe(0x05);
@@ -222,11 +215,11 @@ describe('AES-256-GCM with a CMK unwrapped in the HSM', () => {
     const blob = Buffer.from(aesKey.blob);
     blob[20]! ^= 1;
     const bad: WrappedKey = { ...aesKey, id: 'cmk-tampered', blob };
-    const error = await rejection(root.encrypt(bad, Buffer.alloc(12), AAD, Buffer.alloc(4)));
+    const error = await kmsRejection(root.encrypt(bad, Buffer.alloc(12), AAD, Buffer.alloc(4)));
     expect(error.code).toBe('InvalidCiphertextException');
     expect((error as Pkcs11Error).fn).toBe('C_UnwrapKey');
     const short: WrappedKey = { ...aesKey, id: 'cmk-short', blob: blob.subarray(0, 20) };
-    expect((await rejection(root.encrypt(short, Buffer.alloc(12), AAD, Buffer.alloc(4)))).code).toBe('InvalidCiphertextException');
+    expect((await kmsRejection(root.encrypt(short, Buffer.alloc(12), AAD, Buffer.alloc(4)))).code).toBe('InvalidCiphertextException');
   });
 });
 
@@ -249,9 +242,9 @@ describe('asymmetric CMKs', () => {
       expect(Buffer.compare(await root.rsaDecrypt(rsa, hash, theirs), secret)).toBe(0);
       const tampered = Buffer.from(theirs);
       tampered[100]! ^= 1;
-      expect((await rejection(root.rsaDecrypt(rsa, hash, tampered))).code).toBe('InvalidCiphertextException');
+      expect((await kmsRejection(root.rsaDecrypt(rsa, hash, tampered))).code).toBe('InvalidCiphertextException');
     }
-    expect((await rejection(root.encryptOaep(generated.publicKey!, 'RSAES_OAEP_SHA_256', Buffer.alloc(200)))).code).toBe('ValidationException');
+    expect((await kmsRejection(root.encryptOaep(generated.publicKey!, 'RSAES_OAEP_SHA_256', Buffer.alloc(200)))).code).toBe('ValidationException');
     // The unwrapped private key: sensitive, not extractable.
     for (const key of sessionKeys(pkcs11js.CKO_PRIVATE_KEY)) {
       const a = view.bools(key, [pkcs11js.CKA_SENSITIVE, pkcs11js.CKA_EXTRACTABLE, pkcs11js.CKA_TOKEN]);
@@ -278,8 +271,8 @@ describe('asymmetric CMKs', () => {
       const fromDigest = await root.sign(rsa, algorithm, 'DIGEST', digest);
       expect(await root.verify(generated.publicKey!, algorithm, 'RAW', message, fromDigest)).toBe(true);
     }
-    expect((await rejection(root.sign(rsa, 'ECDSA_SHA_256', 'RAW', message))).code).toBe('InvalidKeyUsageException');
-    expect((await rejection(root.sign(rsa, 'RSASSA_PSS_SHA_256', 'DIGEST', Buffer.alloc(31)))).code).toBe('ValidationException');
+    expect((await kmsRejection(root.sign(rsa, 'ECDSA_SHA_256', 'RAW', message))).code).toBe('InvalidKeyUsageException');
+    expect((await kmsRejection(root.sign(rsa, 'RSASSA_PSS_SHA_256', 'DIGEST', Buffer.alloc(31)))).code).toBe('ValidationException');
   });
 
   it('ECDSA P-256 and P-384: DER signatures that node:crypto accepts', async () => {
@@ -295,7 +288,7 @@ describe('asymmetric CMKs', () => {
       const publicKey = crypto.createPublicKey({ key: Buffer.from(generated.publicKey!), format: 'der', type: 'spki' });
       expect(crypto.verify(md, message, { key: publicKey, dsaEncoding: 'der' }, signature)).toBe(true);
     }
-    expect((await rejection(root.generateKey('ECC_NIST_P256', 'ENCRYPT_DECRYPT', 1))).code).toBe('InvalidKeyUsageException');
+    expect((await kmsRejection(root.generateKey('ECC_NIST_P256', 'ENCRYPT_DECRYPT', 1))).code).toBe('InvalidKeyUsageException');
   });
 });
 
@@ -305,7 +298,7 @@ describe('re-wrapping, eviction and stats', () => {
     expect(same).toEqual({ ...aesKey, blob: same.blob });
     expect(Buffer.compare(same.blob, aesKey.blob)).toBe(0);
     await root.createDomainKey(2);
-    const error = await rejection(root.rewrapKey(aesKey, 2));
+    const error = await kmsRejection(root.rewrapKey(aesKey, 2));
     expect(error.code).toBe('KMSInvalidStateException');
     expect(error).not.toBeInstanceOf(Pkcs11Error);
     expect(error.message).toMatch(/non-extractable/);

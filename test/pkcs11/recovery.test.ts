@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsError, Pkcs11Error } from '../../dist/index.js';
 import { openPkcs11Root, type RootOfTrust, type WrappedKey } from '../../dist/root/index.js';
 import { buildShim, makeToken, type ShimControl, type TestToken } from './softhsm-fixture.js';
+import { kmsRejection } from '../helpers/kms-rejection.js';
 
 let token: TestToken;
 let shim: ShimControl;
@@ -22,14 +23,6 @@ async function roundTrip(r: RootOfTrust = root): Promise<void> {
   expect(Buffer.compare(await r.decrypt(key, iv, AAD, ciphertext), PLAINTEXT)).toBe(0);
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Pkcs11Error> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KmsError);
-  return error as Pkcs11Error;
-}
 
 /**
  * Replaces the shim's rules. The control file is read at the next PKCS#11
@@ -121,7 +114,7 @@ describe('recovery through the fault-injection module', () => {
   it('the budget spent: KeyUnavailableException, a Pkcs11Error that keeps ckr, rv and fn; then it comes back', async () => {
     faults('fail * CKR_DEVICE_REMOVED always'); // the HSM is down
     const start = performance.now();
-    const error = await rejection(root.encrypt(key, Buffer.alloc(12, 1), AAD, PLAINTEXT));
+    const error = await kmsRejection<Pkcs11Error>(root.encrypt(key, Buffer.alloc(12, 1), AAD, PLAINTEXT));
     const elapsed = performance.now() - start;
     expect(error).toBeInstanceOf(Pkcs11Error);
     expect(error.code).toBe('KeyUnavailableException');
@@ -142,7 +135,7 @@ describe('recovery through the fault-injection module', () => {
     const short = await openPkcs11Root({ module: shim.module, tokenLabel: token.label, pin: token.pin, retry: { maxAttempts: 100, totalMs: 30 } });
     faults('fail C_GenerateRandom CKR_DEVICE_ERROR always');
     const start = performance.now();
-    const error = await rejection(short.generateRandom(8));
+    const error = await kmsRejection<Pkcs11Error>(short.generateRandom(8));
     expect(error.code).toBe('KeyUnavailableException');
     expect(error.fn).toBe('C_GenerateRandom');
     expect(performance.now() - start).toBeLessThan(500);
@@ -153,7 +146,7 @@ describe('recovery through the fault-injection module', () => {
 
   it('an HSM failure is named as one, not as a destroyed key', async () => {
     faults('fail C_Encrypt CKR_GENERAL_ERROR always');
-    const error = await rejection(root.encrypt(key, Buffer.alloc(12, 3), AAD, PLAINTEXT));
+    const error = await kmsRejection<Pkcs11Error>(root.encrypt(key, Buffer.alloc(12, 3), AAD, PLAINTEXT));
     faults('clear');
     expect(error).toBeInstanceOf(Pkcs11Error);
     expect(error.code).toBe('KeyUnavailableException');
@@ -167,7 +160,7 @@ describe('recovery through the fault-injection module', () => {
     // The PIN changed behind our back, then the login was lost; each C_Login takes 150 ms.
     faults('fail C_Login CKR_PIN_INCORRECT always; delay C_Login 150000; logout');
     let start = performance.now();
-    const error = await rejection(root.encrypt(key, Buffer.alloc(12, 2), AAD, PLAINTEXT));
+    const error = await kmsRejection<Pkcs11Error>(root.encrypt(key, Buffer.alloc(12, 2), AAD, PLAINTEXT));
     const first = performance.now() - start;
     expect(error).toBeInstanceOf(Pkcs11Error);
     expect(error.code).toBe('AccessDeniedException');
@@ -176,15 +169,15 @@ describe('recovery through the fault-injection module', () => {
     expect(first).toBeLessThan(2 * 150); // one C_Login, not five
     // Latched: later operations fail at once, without another C_Login.
     start = performance.now();
-    expect((await rejection(root.encrypt(key, Buffer.alloc(12, 3), AAD, PLAINTEXT))).code).toBe('AccessDeniedException');
+    expect((await kmsRejection<Pkcs11Error>(root.encrypt(key, Buffer.alloc(12, 3), AAD, PLAINTEXT))).code).toBe('AccessDeniedException');
     expect(performance.now() - start).toBeLessThan(100);
     // Even stats (which counts the token's objects) reports the latched error.
-    expect((await rejection(root.stats())).ckr).toBe('CKR_PIN_INCORRECT');
+    expect((await kmsRejection<Pkcs11Error>(root.stats())).ckr).toBe('CKR_PIN_INCORRECT');
     faults('clear');
     // Opening with a PIN the token refuses is not retried either.
     faults('fail C_Login CKR_PIN_INCORRECT 1; delay C_Login 150000');
     start = performance.now();
-    const refused = await rejection(openPkcs11Root({ module: shim.module, tokenLabel: token.label, pin: token.pin }));
+    const refused = await kmsRejection<Pkcs11Error>(openPkcs11Root({ module: shim.module, tokenLabel: token.label, pin: token.pin }));
     expect(refused.ckr).toBe('CKR_PIN_INCORRECT');
     expect(performance.now() - start).toBeLessThan(2 * 150);
     faults('clear');
@@ -197,18 +190,18 @@ describe('recovery through the fault-injection module', () => {
   it('bad arguments and bad data are never retried', async () => {
     const before = await root.stats();
     faults('fail C_EncryptInit CKR_ARGUMENTS_BAD 1');
-    const error = await rejection(root.encrypt(key, Buffer.alloc(12, 4), AAD, PLAINTEXT));
+    const error = await kmsRejection<Pkcs11Error>(root.encrypt(key, Buffer.alloc(12, 4), AAD, PLAINTEXT));
     expect(error.code).toBe('KMSInternalException');
     expect(error.ckr).toBe('CKR_ARGUMENTS_BAD');
     expect(error.fn).toBe('C_EncryptInit');
     const iv = await root.generateRandom(12);
     const { ciphertext } = await root.encrypt(key, iv, AAD, PLAINTEXT);
     ciphertext[0]! ^= 1;
-    expect((await rejection(root.decrypt(key, iv, AAD, ciphertext))).code).toBe('InvalidCiphertextException');
+    expect((await kmsRejection<Pkcs11Error>(root.decrypt(key, iv, AAD, ciphertext))).code).toBe('InvalidCiphertextException');
     expect((await root.stats()).retries).toBe(before.retries);
     // A session whose operation failed midway was closed, not reused.
     faults('fail C_Encrypt CKR_DATA_LEN_RANGE 1');
-    expect((await rejection(root.encrypt(key, Buffer.alloc(12, 5), AAD, PLAINTEXT))).ckr).toBe('CKR_DATA_LEN_RANGE');
+    expect((await kmsRejection<Pkcs11Error>(root.encrypt(key, Buffer.alloc(12, 5), AAD, PLAINTEXT))).ckr).toBe('CKR_DATA_LEN_RANGE');
     for (let i = 0; i < 4; i++) await roundTrip();
   });
 
@@ -223,6 +216,6 @@ describe('recovery through the fault-injection module', () => {
     expect(performance.now() - start).toBeGreaterThanOrEqual(40); // 6 calls on 2 sessions
     for (const result of await Promise.allSettled(inFlight)) expect(result.status).toBe('fulfilled');
     faults('clear');
-    expect((await rejection(slow.generateRandom(1))).code).toBe('KeyUnavailableException');
+    expect((await kmsRejection<Pkcs11Error>(slow.generateRandom(1))).code).toBe('KeyUnavailableException');
   });
 });

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aead, AeadKey, KmsError } from '../../dist/index.js';
 import { openPkcs11Root, openSoftRoot, type RootOfTrust, type WrappedKey } from '../../dist/root/index.js';
 import { makeToken, type TestToken } from '../pkcs11/softhsm-fixture.js';
+import { kmsRejection } from '../helpers/kms-rejection.js';
 
 const AAD = Buffer.from('header||encryption context');
 const AAD2 = Buffer.from('another header||context');
@@ -22,14 +23,6 @@ function named(key: Omit<WrappedKey, 'id' | 'version'> & { publicKey?: unknown }
   return { id, version, ...rest } as WrappedKey;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<KmsError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KmsError);
-  return error as KmsError;
-}
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'hsmkms-soft-'));
@@ -68,7 +61,7 @@ describe('openSoftRoot', () => {
     await again.close();
 
     const wrong = await openSoftRoot({ passphrase: 'wrong horse', salt: SALT });
-    expect((await rejection(wrong.openDomainKey(3, reference))).code).toBe('InvalidCiphertextException');
+    expect((await kmsRejection(wrong.openDomainKey(3, reference))).code).toBe('InvalidCiphertextException');
     await wrong.close();
   });
 
@@ -83,11 +76,11 @@ describe('openSoftRoot', () => {
     const keyFile = path.join(dir, 'shared.key');
     writeFileSync(keyFile, crypto.randomBytes(32), { mode: 0o600 });
     chmodSync(keyFile, 0o640);
-    expect((await rejection(openSoftRoot({ keyFile }))).code).toBe('KMSInvalidStateException');
+    expect((await kmsRejection(openSoftRoot({ keyFile }))).code).toBe('KMSInvalidStateException');
   });
 
   it('refuses a key file in a missing directory', async () => {
-    const error = await rejection(openSoftRoot({ keyFile: path.join(dir, 'no', 'such', 'root.key') }));
+    const error = await kmsRejection(openSoftRoot({ keyFile: path.join(dir, 'no', 'such', 'root.key') }));
     expect(error.code).toBe('NotFoundException');
   });
 
@@ -165,8 +158,8 @@ describe.each(cases)('composite operations on the $kind root', (c) => {
     expect(out).toHaveLength(plaintext.length + 16);
     expect(Buffer.from(await root.decrypt(destination, iv2, AAD2, out))).toEqual(plaintext);
     // Not the source key, nor the source AAD.
-    expect((await rejection(root.decrypt(source, iv2, AAD2, out))).code).toBe('InvalidCiphertextException');
-    expect((await rejection(root.decrypt(destination, iv2, AAD, out))).code).toBe('InvalidCiphertextException');
+    expect((await kmsRejection(root.decrypt(source, iv2, AAD2, out))).code).toBe('InvalidCiphertextException');
+    expect((await kmsRejection(root.decrypt(destination, iv2, AAD, out))).code).toBe('InvalidCiphertextException');
   });
 
   it('reEncrypt fails as decrypt does for a bad source, writing nothing', async () => {
@@ -174,7 +167,7 @@ describe.each(cases)('composite operations on the $kind root', (c) => {
     const sealed = await root.encrypt(source, iv, AAD, Buffer.from('x'.repeat(40)));
     const tampered = Buffer.from(sealed.ciphertext);
     tampered[0]! ^= 1;
-    const error = await rejection(root.reEncrypt(source, iv, AAD, tampered, destination, crypto.randomBytes(12), AAD2));
+    const error = await kmsRejection(root.reEncrypt(source, iv, AAD, tampered, destination, crypto.randomBytes(12), AAD2));
     expect(error.code).toBe('InvalidCiphertextException');
     expect(() => root.reEncrypt(source, iv, AAD, sealed.ciphertext, destination, Buffer.alloc(11), AAD2)).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
@@ -201,9 +194,9 @@ describe.each(cases)('composite operations on the $kind root', (c) => {
   it('decryptToAeadKey refuses a plaintext that is not 32 bytes, and a bad tag', async () => {
     const iv = crypto.randomBytes(12);
     const sealed = await root.encrypt(source, iv, AAD, crypto.randomBytes(16));
-    expect((await rejection(root.decryptToAeadKey(source, iv, AAD, sealed.ciphertext))).code).toBe('ValidationException');
+    expect((await kmsRejection(root.decryptToAeadKey(source, iv, AAD, sealed.ciphertext))).code).toBe('ValidationException');
     const good = await root.encrypt(source, iv, AAD, crypto.randomBytes(32));
-    expect((await rejection(root.decryptToAeadKey(source, iv, AAD2, good.ciphertext))).code).toBe('InvalidCiphertextException');
+    expect((await kmsRejection(root.decryptToAeadKey(source, iv, AAD2, good.ciphertext))).code).toBe('InvalidCiphertextException');
   });
 
   it('generateDataKeyHandle: the ciphertext decrypts to the handle key', async () => {

@@ -8,19 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PRINCIPALS, REGION, startServer, type ServerFixture } from './server-harness.js';
+import { PRINCIPALS, REGION, rejection, type ServerFixture, startServer } from './server-harness.js';
 
 const SECRET_PLAINTEXT = 'top-secret-plaintext-0123456789';
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
-
-async function rejection(promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Nothing secret in what a refused client got back. */
 function expectNoSecrets(text: string): void {

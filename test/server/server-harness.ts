@@ -160,6 +160,16 @@ export async function startServer(kind: RootKind, options: Partial<Parameters<ty
 let token: TestToken | undefined;
 
 /** Removes the SoftHSM2 token this process made for the server suites. */
+/** Awaits an AWS SDK call that must fail; returns its error (with the HTTP status in $metadata). */
+export async function rejection(promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
 export function removeServerToken(): void {
   token?.remove();
   token = undefined;

@@ -13,21 +13,12 @@ import {
 } from '@aws-sdk/client-kms';
 import { createPublicKey, createVerify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT, REGION, removeServerToken, startServer, type ServerFixture } from './server-harness.js';
+import { ACCOUNT, REGION, rejection, removeServerToken, type ServerFixture, startServer } from './server-harness.js';
 
 afterAll(() => removeServerToken());
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
 const text = (b: Uint8Array | undefined): string => Buffer.from(b!).toString();
-
-async function rejection(promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('every operation through @aws-sdk/client-kms (soft root)', () => {
   let f: ServerFixture;
