@@ -17,16 +17,43 @@ function invalid(message: string): KmsError {
   return new KmsError('ValidationException', message);
 }
 
-/** UTF-8 bytes of a context key or value; refuses lone surrogates (they would not round-trip). */
-function utf8(what: string, value: string): Uint8Array {
+/** True when every UTF-16 unit of `value` is ASCII: its UTF-8 bytes are its char codes. */
+function isAscii(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** UTF-8 length of a context key or value; refuses lone surrogates (they would not round-trip). */
+function utf8Length(what: string, value: string): number {
+  if (isAscii(value)) return value.length;
   if (!value.isWellFormed()) throw invalid(`Encryption context ${what} is not well-formed Unicode`);
-  return encoder.encode(value);
+  return Buffer.byteLength(value, 'utf8');
+}
+
+/** Writes `value` (of UTF-8 length `length`) at `at`. */
+function writeUtf8(out: Uint8Array, at: number, value: string, length: number): void {
+  if (length === value.length) {
+    // ASCII (the usual context): a loop beats an encoder call for these short strings.
+    for (let i = 0; i < length; i++) out[at + i] = value.charCodeAt(i);
+  } else {
+    encoder.encodeInto(value, out.subarray(at, at + length));
+  }
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return a.length - b.length;
+}
+
+/** Units from U+D800 up: below them UTF-16 unit order is code point order, which is UTF-8 byte order. */
+const MAY_SORT_OFF_UTF8 = /[\uD800-\uFFFF]/;
+
+/** Keys in UTF-8 byte order (keys are distinct: no ties). */
+function sortByUtf8(keys: string[]): string[] {
+  if (!keys.some((k) => MAY_SORT_OFF_UTF8.test(k))) return keys.sort();
+  const bytes = new Map(keys.map((k) => [k, encoder.encode(k)]));
+  return keys.sort((a, b) => compareBytes(bytes.get(a)!, bytes.get(b)!));
 }
 
 /**
@@ -39,11 +66,15 @@ export function checkEncryptionContext(value: unknown): EncryptionContext {
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw invalid('Encryption context must be an object mapping strings to strings');
   }
+  const source = value as Record<string, unknown>;
   const copy: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+  for (const k of Object.keys(source)) {
+    const v = source[k];
     if (k.length === 0) throw invalid('Encryption context keys must not be empty');
     if (typeof v !== 'string') throw invalid('Encryption context values must be strings');
-    defineOwn(copy, k, v);
+    // Plain assignment would set the prototype for "__proto__" (see own-property.ts).
+    if (k === '__proto__') defineOwn(copy, k, v);
+    else copy[k] = v;
   }
   return Object.freeze(copy);
 }
@@ -61,31 +92,41 @@ export type ContextOrder = 'utf8' | 'locale';
  * An empty context serializes to zero bytes.
  */
 export function serializeEncryptionContext(context: EncryptionContext, order: ContextOrder = 'utf8'): Uint8Array {
-  const pairs = Object.entries(context);
-  if (order === 'locale') pairs.sort(([a], [b]) => a.localeCompare(b));
-  const entries = pairs.map(([k, v]) => [utf8('key', k), utf8('value', v)] as const);
-  if (entries.length === 0) return new Uint8Array(0);
-  if (entries.length > MAX_U16) throw invalid('Encryption context has too many entries');
-  if (order === 'utf8') entries.sort((a, b) => compareBytes(a[0], b[0]));
+  const keys = Object.keys(context);
+  if (keys.length === 0) return new Uint8Array(0);
+  if (keys.length > MAX_U16) throw invalid('Encryption context has too many entries');
+  if (order === 'locale') keys.sort((a, b) => a.localeCompare(b));
+  else sortByUtf8(keys);
+  const lengths = new Array<number>(keys.length * 2);
   let size = 2;
-  for (const [k, v] of entries) {
-    if (k.length > MAX_U16 || v.length > MAX_U16) throw invalid('Encryption context entry is too long');
-    size += 4 + k.length + v.length;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const keyLength = utf8Length('key', k);
+    const valueLength = utf8Length('value', context[k]!);
+    if (keyLength > MAX_U16 || valueLength > MAX_U16) throw invalid('Encryption context entry is too long');
+    lengths[2 * i] = keyLength;
+    lengths[2 * i + 1] = valueLength;
+    size += 4 + keyLength + valueLength;
   }
   if (size > MAX_U16) throw invalid('Encryption context is too large');
   const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  view.setUint16(0, entries.length);
+  out[0] = keys.length >>> 8;
+  out[1] = keys.length & 0xff;
   let at = 2;
-  for (const [k, v] of entries) {
-    view.setUint16(at, k.length);
-    out.set(k, at + 2);
-    at += 2 + k.length;
-    view.setUint16(at, v.length);
-    out.set(v, at + 2);
-    at += 2 + v.length;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    at = writeField(out, at, k, lengths[2 * i]!);
+    at = writeField(out, at, context[k]!, lengths[2 * i + 1]!);
   }
   return out;
+}
+
+/** u16 length then the UTF-8 bytes; returns the next offset. */
+function writeField(out: Uint8Array, at: number, value: string, length: number): number {
+  out[at] = length >>> 8;
+  out[at + 1] = length & 0xff;
+  writeUtf8(out, at + 2, value, length);
+  return at + 2 + length;
 }
 
 /** The keys of a context, for audit records (values are never logged). */

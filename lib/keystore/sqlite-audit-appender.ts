@@ -44,7 +44,7 @@ export class SqliteAuditAppender {
       this.#pending.set(id, { resolve, reject });
       if (this.#pending.size === 1) worker.ref();
       // One string, not nested arrays: structured cloning the rows cost more than inserting them.
-      worker.postMessage({ id, json: JSON.stringify(rows) });
+      worker.postMessage({ id, json: JSON.stringify(rows), count: rows.length });
     });
   }
 
@@ -63,13 +63,13 @@ export class SqliteAuditAppender {
       workerData: { file: this.#file, busyTimeoutMs: this.#busyTimeoutMs },
     });
     worker.unref();
-    worker.on('message', ({ id, ids, first, count, error }: { id: number; ids?: number[]; first?: number; count?: number; error?: { message: string; code?: string } }) => {
+    worker.on('message', ({ id, first, count, error }: { id: number; first?: number; count?: number; error?: { message: string; code?: string } }) => {
       const entry = this.#pending.get(id);
       if (entry === undefined) return;
       this.#settled(id);
       if (this.#pending.size === 0) worker.unref();
       if (error !== undefined) entry.reject(new AuditWorkerError(error.message, error.code));
-      else entry.resolve(ids ?? Array.from({ length: count! }, (_, i) => first! + i));
+      else entry.resolve(Array.from({ length: count! }, (_, i) => first! + i));
     });
     worker.on('error', (error) => this.#failAll(error));
     worker.on('exit', () => {

@@ -72,27 +72,43 @@ export class AuditWriter {
     }
   }
 
-  /** Writes the first `count` pending records (fewer if some were dropped meanwhile). */
+  /**
+   * Writes the first `count` pending records (fewer if some were dropped
+   * meanwhile). Batches are handed over without waiting for the previous
+   * one's commit: a store that writes on another thread (SQLite's audit
+   * worker) then commits them together, with one disk sync.
+   */
   async #writeOut(count: number): Promise<void> {
+    const batches: AuditRecord[][] = [];
+    // Settled at once into true/false: a refusal must not count as unhandled while later batches go out.
+    const writes: Promise<boolean>[] = [];
+    let refusal: unknown;
     while (count > 0 && this.#pending.length > 0) {
       const batch = this.#pending.splice(0, Math.min(count, MAX_BATCH));
       count -= batch.length;
-      try {
-        await this.#store.appendAudit(batch);
-      } catch (error) {
-        // Keep the records for the next flush; say so once.
-        this.#pending = batch.concat(this.#pending);
-        if (!this.#warned) {
-          this.#warned = true;
-          process.emitWarning(`hsmkms: audit records could not be written yet (${(error as Error).message})`, 'HsmkmsAuditWarning');
-        }
-        if (!this.#closed && this.#timer === null) {
-          this.#timer = setTimeout(() => void this.flush(), this.#flushMs);
-          this.#timer.unref();
-        }
-        return;
-      }
+      batches.push(batch);
+      writes.push(
+        this.#store.appendAudit(batch).then(
+          () => true,
+          (error: unknown) => {
+            refusal ??= error;
+            return false;
+          },
+        ),
+      );
       if (count > 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const written = await Promise.all(writes);
+    if (!written.includes(false)) return;
+    // Keep the refused records, in order, for the next flush; say so once.
+    this.#pending = batches.filter((_, i) => !written[i]).flat().concat(this.#pending);
+    if (!this.#warned) {
+      this.#warned = true;
+      process.emitWarning(`hsmkms: audit records could not be written yet (${(refusal as Error).message})`, 'HsmkmsAuditWarning');
+    }
+    if (!this.#closed && this.#timer === null) {
+      this.#timer = setTimeout(() => void this.flush(), this.#flushMs);
+      this.#timer.unref();
     }
   }
 

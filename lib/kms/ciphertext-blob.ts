@@ -34,18 +34,42 @@ export function uuidFromBytes(bytes: Uint8Array): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** Where the 16 hex pairs of a canonical UUID string start. */
+const UUID_HEX_PAIRS = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+function hexValue(code: number): number {
+  return code <= 0x39 ? code - 0x30 : (code | 0x20) - 0x57;
+}
+
+/** Writes the 16 bytes of a UUID string (already validated) at `at`: no hex string, no Buffer. */
+function writeUuid(out: Uint8Array, at: number, uuid: string): void {
+  for (let i = 0; i < 16; i++) {
+    const p = UUID_HEX_PAIRS[i]!;
+    out[at + i] = (hexValue(uuid.charCodeAt(p)) << 4) | hexValue(uuid.charCodeAt(p + 1));
+  }
+}
+
 /** The 16 bytes of a UUID string (already validated). */
 export function uuidToBytes(uuid: string): Uint8Array {
-  return Buffer.from(uuid.replace(/-/g, ''), 'hex');
+  const out = new Uint8Array(16);
+  writeUuid(out, 0, uuid);
+  return out;
+}
+
+function writeHeader(out: Uint8Array, keyId: string, keyVersion: number, iv: Uint8Array): void {
+  out[0] = BLOB_FORMAT_VERSION;
+  writeUuid(out, 1, keyId);
+  out[17] = keyVersion >>> 24;
+  out[18] = (keyVersion >>> 16) & 0xff;
+  out[19] = (keyVersion >>> 8) & 0xff;
+  out[20] = keyVersion & 0xff;
+  out.set(iv, 21);
 }
 
 /** The 33 header bytes for (key, version, iv). */
 export function blobHeader(keyId: string, keyVersion: number, iv: Uint8Array): Uint8Array {
   const header = new Uint8Array(BLOB_HEADER_LENGTH);
-  header[0] = BLOB_FORMAT_VERSION;
-  header.set(uuidToBytes(keyId), 1);
-  new DataView(header.buffer).setUint32(17, keyVersion);
-  header.set(iv, 21);
+  writeHeader(header, keyId, keyVersion, iv);
   return header;
 }
 
@@ -55,6 +79,14 @@ export function blobAad(header: Uint8Array, serializedContext: Uint8Array): Uint
   aad.set(header, 0);
   aad.set(serializedContext, header.length);
   return aad;
+}
+
+/** The AAD for a new blob, built in one buffer; `header` is a view of its first 33 bytes. */
+export function newBlobAad(keyId: string, keyVersion: number, iv: Uint8Array, serializedContext: Uint8Array) {
+  const aad = new Uint8Array(BLOB_HEADER_LENGTH + serializedContext.length);
+  writeHeader(aad, keyId, keyVersion, iv);
+  aad.set(serializedContext, BLOB_HEADER_LENGTH);
+  return { header: aad.subarray(0, BLOB_HEADER_LENGTH), aad };
 }
 
 /** header || ciphertext || tag. */
@@ -74,8 +106,7 @@ function invalidCiphertext(): KmsError {
 export function parseBlob(blob: Uint8Array): ParsedBlob {
   if (blob.length < BLOB_HEADER_LENGTH + GCM_TAG_LENGTH || blob.length > MAX_BLOB_LENGTH) throw invalidCiphertext();
   if (blob[0] !== BLOB_FORMAT_VERSION) throw invalidCiphertext();
-  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
-  const keyVersion = view.getUint32(17);
+  const keyVersion = ((blob[17]! << 24) | (blob[18]! << 16) | (blob[19]! << 8) | blob[20]!) >>> 0;
   if (keyVersion === 0) throw invalidCiphertext();
   return {
     keyId: uuidFromBytes(blob.subarray(1, 17)),

@@ -59,20 +59,37 @@ function checkPolicyName(value: unknown): void {
  * store made since this one opened; open the new ones and try once more.
  */
 function refreshingRoot(root: RootOfTrust, refresh: () => Promise<boolean>): RootOfTrust {
+  // One wrapper per method, made on first use: the hot operations come through here on every call.
+  const wrappers = new Map<PropertyKey, unknown>();
+  const retrying = (method: (...args: unknown[]) => unknown) => (...args: unknown[]) => {
+    const again = (error: unknown): Promise<unknown> => {
+      if ((error as { code?: string }).code !== 'NotFoundException') throw error;
+      return refresh().then((refreshed) => {
+        if (!refreshed) throw error;
+        return method.apply(root, args);
+      });
+    };
+    let result: unknown;
+    try {
+      result = method.apply(root, args);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    // No async wrapper: it cost an extra promise and microtask turns on every call.
+    return Promise.resolve(result).catch(again);
+  };
   return new Proxy(root, {
     get(target, property) {
       const value = Reflect.get(target, property, target) as unknown;
       if (typeof value !== 'function') return value;
-      const method = value as (...args: unknown[]) => unknown;
-      if (property === 'openDomainKey' || property === 'findDomainKey' || property === 'close') return method.bind(target);
-      return async (...args: unknown[]) => {
-        try {
-          return await method.apply(target, args);
-        } catch (error) {
-          if ((error as { code?: string }).code !== 'NotFoundException' || !(await refresh())) throw error;
-          return method.apply(target, args);
-        }
-      };
+      let wrapper = wrappers.get(property);
+      if (wrapper === undefined) {
+        const method = value as (...args: unknown[]) => unknown;
+        const bindOnly = property === 'openDomainKey' || property === 'findDomainKey' || property === 'close';
+        wrapper = bindOnly ? method.bind(target) : retrying(method);
+        wrappers.set(property, wrapper);
+      }
+      return wrapper;
     },
   });
 }

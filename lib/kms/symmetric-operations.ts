@@ -10,7 +10,7 @@ import { checkEncryptionContext, encryptionContextKeys, serializeEncryptionConte
 import { KmsError } from '../errors.js';
 import type { KeyRecord } from '../keystore/index.js';
 import {
-  assembleBlob, blobAad, blobHeader, GCM_IV_LENGTH, MAX_BLOB_LENGTH, MAX_PLAINTEXT_LENGTH, parseBlob, type ParsedBlob,
+  assembleBlob, blobAad, GCM_IV_LENGTH, MAX_BLOB_LENGTH, MAX_PLAINTEXT_LENGTH, newBlobAad, parseBlob, type ParsedBlob,
 } from './ciphertext-blob.js';
 import { keyArn } from './key-references.js';
 import { checkUsable, keyVersion, wrappedKey, type KmsContext } from './kms-context.js';
@@ -23,6 +23,13 @@ import { checkRequest, invalid, oneOf, optionalInt, requireBytes } from './reque
  */
 function freshIv(): Uint8Array {
   return pooledRandomBytes(GCM_IV_LENGTH);
+}
+
+/** Byte equality of two IVs (not secret: no constant-time compare needed). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** What an operation tells the audit trail (never values, never plaintext). */
@@ -50,12 +57,11 @@ export async function sealBlob(ctx: KmsContext, key: KeyRecord, plaintext: Uint8
   checkSymmetricEncryptionKey(key);
   const version = await keyVersion(ctx, key, key.primaryVersion);
   const iv = freshIv();
-  const header = blobHeader(key.keyId, version.version, iv);
-  const aad = blobAad(header, serializeEncryptionContext(context));
+  const { header, aad } = newBlobAad(key.keyId, version.version, iv, serializeEncryptionContext(context));
   const sealed = plaintext instanceof Uint8Array
     ? await ctx.root.encrypt(wrappedKey(key, version), iv, aad, plaintext)
     : await ctx.root.encryptDataKey(wrappedKey(key, version), iv, aad, plaintext);
-  if (!Buffer.from(sealed.iv).equals(Buffer.from(iv))) {
+  if (!sameBytes(sealed.iv, iv)) {
     // The header (and so the AAD) names the IV: a token that picks its own cannot be used.
     throw new KmsError('KMSInternalException', 'The HSM chose its own GCM IV; this token is not supported for symmetric keys');
   }
@@ -168,11 +174,11 @@ export async function reEncrypt(ctx: KmsContext, request: ReEncryptRequest, fact
   if (sourceVersion === null) throw new KmsError('InvalidCiphertextException', 'The ciphertext is invalid or was not produced by this KMS');
   const destinationVersion = await keyVersion(ctx, destination, destination.primaryVersion);
   const iv = freshIv();
-  const header = blobHeader(destination.keyId, destinationVersion.version, iv);
+  const { header, aad } = newBlobAad(destination.keyId, destinationVersion.version, iv, serializeEncryptionContext(destinationContext));
   // The plaintext stays inside the native layer: decrypted into locked memory, sealed again, wiped.
   const ciphertext = await ctx.root.reEncrypt(
     wrappedKey(opened.key, sourceVersion), opened.parsed.iv, opened.aad, opened.parsed.body,
-    wrappedKey(destination, destinationVersion), iv, blobAad(header, serializeEncryptionContext(destinationContext)),
+    wrappedKey(destination, destinationVersion), iv, aad,
   );
   facts.keyId = destination.keyId;
   facts.keyVersion = destinationVersion.version;
@@ -237,9 +243,9 @@ export async function generateDataKeyHandle(
   checkSymmetricEncryptionKey(key);
   const version = await keyVersion(ctx, key, key.primaryVersion);
   const iv = freshIv();
-  const header = blobHeader(key.keyId, version.version, iv);
-  const made = await ctx.root.generateDataKeyHandle(wrappedKey(key, version), iv, blobAad(header, serializeEncryptionContext(context)), 32);
-  if (!Buffer.from(made.iv).equals(Buffer.from(iv))) {
+  const { header, aad } = newBlobAad(key.keyId, version.version, iv, serializeEncryptionContext(context));
+  const made = await ctx.root.generateDataKeyHandle(wrappedKey(key, version), iv, aad, 32);
+  if (!sameBytes(made.iv, iv)) {
     made.dataKey.destroy();
     throw new KmsError('KMSInternalException', 'The HSM chose its own GCM IV; this token is not supported for symmetric keys');
   }

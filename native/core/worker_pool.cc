@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -29,13 +30,14 @@ size_t DefaultThreadCount() noexcept {
 WorkerPool& WorkerPool::Shared() {
   // Leaked on purpose: worker threads may still be finishing while static
   // destructors run at exit; Shutdown() is what stops them.
-  static WorkerPool* pool = new WorkerPool(DefaultThreadCount());
+  static WorkerPool* pool = new WorkerPool(DefaultThreadCount(), "hsmkms-aes");
   return *pool;
 }
 
-WorkerPool::WorkerPool(size_t threads) { Resize(threads); }
+WorkerPool::WorkerPool(size_t threads, const char* name) : name_(name) { Resize(threads); }
 
-WorkerPool::WorkerPool(size_t threads, int nice) : nice_(std::clamp(nice, 0, 19)) {
+WorkerPool::WorkerPool(size_t threads, int nice, const char* name)
+    : nice_(std::clamp(nice, 0, 19)), name_(name) {
   Resize(threads);
 }
 
@@ -126,6 +128,7 @@ void WorkerPool::WorkerLoop() {
   // event-loop thread preempt the workers as soon as a completion wakes it,
   // even when there are as many workers as cores.
   // A new thread starts with its creator's niceness: add to that.
+  if (name_ != nullptr) pthread_setname_np(pthread_self(), name_);
   const int nice = nice_ >= 0 ? nice_ : WorkerNiceness();
   if (nice > 0) {
     const id_t tid = static_cast<id_t>(syscall(SYS_gettid));

@@ -41,10 +41,12 @@ class WorkerPool {
   // The shared pool, created on first use with one thread per core.
   static WorkerPool& Shared();
 
-  explicit WorkerPool(size_t threads);
+  // `name`: its threads' name (at most 15 characters), so profilers and
+  // `top -H` tell the pools apart.
+  explicit WorkerPool(size_t threads, const char* name = "hsmkms-worker");
   // `nice`: niceness of its threads relative to their creator (0..19);
-  // the single-argument form uses WorkerNiceness().
-  WorkerPool(size_t threads, int nice);
+  // the form without it uses WorkerNiceness().
+  WorkerPool(size_t threads, int nice, const char* name);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -78,6 +80,7 @@ class WorkerPool {
   size_t target_threads_ = 0;  // wanted threads
   bool stopping_ = false;
   int nice_ = -1;  // < 0: WorkerNiceness()
+  const char* name_;
 };
 
 // Niceness of worker threads relative to the JS thread (HSMKMS_WORKER_NICE overrides).

@@ -910,6 +910,33 @@ export function runKeyStoreConformance(name: string, makeStore: () => Promise<Ke
         await expectKmsError(store.readAudit({ since: new Date(NaN) }), 'ValidationException');
       });
 
+      it('stores any text exactly (quotes, backslashes, NUL, non-ASCII, emoji)', async () => {
+        const awkward = auditRecord({
+          operation: 'Op "quoted" \\ back',
+          contextKeys: ['a"b', 'c\\d', 'nul\u0000x', 'é', '😀', '[1,2]'],
+          errorCode: '{"not":"json"}',
+          principal: 'arn:aws:iam::1:user/ü"ñ',
+        });
+        const ids = await store.appendAudit([awkward]);
+        expect(await store.readAudit()).toStrictEqual([{ ...awkward, id: ids[0] }]);
+      });
+
+      it('appends many batches at once without losing, merging or splitting any', async () => {
+        const batches = Array.from({ length: 12 }, (_, b) =>
+          Array.from({ length: 1 + ((b * 37) % 90) }, (_, i) => auditRecord({ time: at(b * 1000 + i), operation: `Op${b}`, keyVersion: i + 1 })),
+        );
+        const ids = await Promise.all(batches.map((batch) => store.appendAudit(batch)));
+        const byId = new Map((await store.readAudit({ limit: 1000 })).map((r) => [r.id, r]));
+        expect(byId.size).toBe(batches.flat().length);
+        batches.forEach((batch, b) => {
+          expect(ids[b]).toHaveLength(batch.length);
+          batch.forEach((record, i) => {
+            if (i > 0) expect(ids[b]![i]!).toBeGreaterThan(ids[b]![i - 1]!);
+            expect(byId.get(ids[b]![i]!)).toStrictEqual({ ...record, id: ids[b]![i] });
+          });
+        });
+      });
+
       it('a batch with one bad record stores none of it', async () => {
         const bad: unknown[] = [
           { ...records[0], outcome: 'maybe' },

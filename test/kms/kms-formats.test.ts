@@ -46,6 +46,34 @@ describe('encryption context serialization', () => {
     expect(codeOf(() => serializeEncryptionContext(checkEncryptionContext({ k: '\ud800' })))).toBe('ValidationException');
   });
 
+  it('agrees with a plain reference serialization on random contexts from every Unicode range', () => {
+    // The reference: encode every string, sort pairs by key bytes, length-prefix each.
+    const reference = (context: Record<string, string>): string => {
+      const pairs = Object.entries(context).map(([k, v]) => [Buffer.from(k), Buffer.from(v)] as const);
+      pairs.sort((a, b) => Buffer.compare(a[0], b[0]));
+      const u16 = (n: number) => n.toString(16).padStart(4, '0');
+      return pairs.length === 0 ? '' : u16(pairs.length) + pairs.map(([k, v]) => u16(k.length) + hex(k) + u16(v.length) + hex(v)).join('');
+    };
+    // ASCII, Latin-1, below the surrogates, above them (U+E000..U+FFFF sorts before astral
+    // characters in UTF-16 units but after them in UTF-8 bytes), and astral pairs.
+    const pools = [[0x20, 0x7e], [0xa0, 0xff], [0x3040, 0x30ff], [0xe000, 0xffff], [0x1f600, 0x1f64f]] as const;
+    let seed = 7;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const text = (length: number) => {
+      let out = '';
+      for (let i = 0; i < length; i++) {
+        const [lo, hi] = pools[random(pools.length)]!;
+        out += String.fromCodePoint(lo + random(hi - lo + 1));
+      }
+      return out;
+    };
+    for (let round = 0; round < 300; round++) {
+      const context: Record<string, string> = {};
+      for (let i = random(6); i > 0; i--) context[text(1 + random(4))] = text(random(6));
+      expect(hex(serializeEncryptionContext(checkEncryptionContext(context)))).toBe(reference(context));
+    }
+  });
+
   it('refuses a context whose serialization exceeds 64 KiB', () => {
     const big = { k: 'x'.repeat(70_000) };
     expect(codeOf(() => serializeEncryptionContext(checkEncryptionContext(big)))).toBe('ValidationException');

@@ -144,7 +144,7 @@ struct Hsm::Attempt {
 
 core::WorkerPool& Hsm::Threads() {
   // Leaked like the AES pool: tasks may still finish while statics unwind.
-  static core::WorkerPool* pool = new core::WorkerPool(DefaultHsmThreads(), HsmThreadNiceness());
+  static core::WorkerPool* pool = new core::WorkerPool(DefaultHsmThreads(), HsmThreadNiceness(), "hsmkms-hsm");
   return *pool;
 }
 

@@ -47,7 +47,7 @@ bool KnownSpec(KeySpec spec) noexcept {
 
 core::WorkerPool& SoftRoot::Threads() {
   // Leaked like the AES pool: tasks may still finish while statics unwind.
-  static core::WorkerPool* pool = new core::WorkerPool(1);
+  static core::WorkerPool* pool = new core::WorkerPool(1, "hsmkms-soft");
   return *pool;
 }
 
