@@ -71,7 +71,7 @@ async function signInputs(ctx: KmsContext, request: { keyId?: string; message?: 
   const message = requireBytes('message', request.message, 1, MAX_MESSAGE);
   const messageType = oneOf('messageType', request.messageType, ['RAW', 'DIGEST'] as const, 'RAW');
   const algorithm = oneOf('signingAlgorithm', request.signingAlgorithm, SIGNING_ALGORITHMS);
-  const key = await ctx.resolver.resolve(request.keyId);
+  const key = ctx.resolver.peek(request.keyId) ?? (await ctx.resolver.resolve(request.keyId));
   checkUsable(key);
   if (key.keyUsage !== 'SIGN_VERIFY' || !(signingAlgorithms(key) ?? []).includes(algorithm)) {
     throw new KmsError('InvalidKeyUsageException', `Key ${key.keyId} cannot sign with ${algorithm}`);

@@ -14,7 +14,7 @@
 import { KmsError } from '../errors.js';
 import type { KeyRecord, KeyStore, KeyStoreChange, KeyVersionRecord } from '../keystore/index.js';
 import { GenerationCheck } from './generation-check.js';
-import { parseKeyReference, type ArnSettings } from './key-references.js';
+import { isKeyId, parseKeyReference, type ArnSettings } from './key-references.js';
 import { SingleFlight } from './single-flight.js';
 import { StateCache } from './state-cache.js';
 
@@ -65,6 +65,21 @@ export class KeyResolver {
     const keyId = parsed.kind === 'key' ? parsed.keyId : await this.aliasTarget(parsed.aliasName);
     if (keyId === null) throw notFound('The alias');
     return this.byId(keyId);
+  }
+
+  /**
+   * The key a key id names when the cache knows it current, else undefined:
+   * the hot operations skip the promise chain of {@link resolve} with it.
+   * Other references (aliases, ARNs) and misses go through resolve().
+   */
+  peek(reference: unknown): KeyRecord | undefined {
+    if (typeof reference !== 'string' || !isKeyId(reference)) return undefined;
+    return this.#keys.peek(reference) ?? undefined;
+  }
+
+  /** A cached version record, else undefined (then ask {@link version}). */
+  peekVersion(keyId: string, version: number): KeyVersionRecord | undefined {
+    return this.#versions.get(`${keyId}/${version}`);
   }
 
   /** The key with this id (from a ciphertext blob, say). */

@@ -56,7 +56,12 @@ export function checkUsable(key: KeyRecord): void {
 }
 
 /** The version record of a key, or KMSInternalException if the store lost it. */
-export async function keyVersion(ctx: KmsContext, key: KeyRecord, version: number): Promise<KeyVersionRecord> {
+export function keyVersion(ctx: KmsContext, key: KeyRecord, version: number): KeyVersionRecord | Promise<KeyVersionRecord> {
+  // Cached (the usual case): no promise at all.
+  return ctx.resolver.peekVersion(key.keyId, version) ?? loadKeyVersion(ctx, key, version);
+}
+
+async function loadKeyVersion(ctx: KmsContext, key: KeyRecord, version: number): Promise<KeyVersionRecord> {
   const record = await ctx.resolver.version(key.keyId, version);
   if (record === null) throw new KmsError('KMSInternalException', `Version ${version} of key ${key.keyId} is missing`);
   return record;

@@ -419,7 +419,7 @@ export class Kms {
       const plaintext = requireBytes('plaintext', req.plaintext, 1, MAX_PLAINTEXT_LENGTH);
       const context = checkEncryptionContext(req.encryptionContext);
       f.contextKeys = encryptionContextKeys(context);
-      const key = await this.#ctx.resolver.resolve(req.keyId);
+      const key = this.#ctx.resolver.peek(req.keyId) ?? (await this.#ctx.resolver.resolve(req.keyId));
       f.keyId = key.keyId;
       const algorithm = req.encryptionAlgorithm ?? symmetric.SYMMETRIC_DEFAULT;
       if (asymmetric.isOaep(algorithm)) {

@@ -30,6 +30,12 @@ export class StateCache<T> {
     this.#max = max;
   }
 
+  /** The value when it is known current without asking the store (within the TTL), else undefined. */
+  peek(key: string): T | undefined {
+    const entry = this.#entries.get(key);
+    return entry !== undefined && Date.now() - entry.validAt < this.#ttlMs ? entry.value : undefined;
+  }
+
   get(key: string, load: () => Promise<T>): Promise<T> {
     const entry = this.#entries.get(key);
     if (entry !== undefined && Date.now() - entry.validAt < this.#ttlMs) return Promise.resolve(entry.value);

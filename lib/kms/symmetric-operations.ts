@@ -9,8 +9,9 @@ import { pooledRandomBytes } from '../random-pool.js';
 import { checkEncryptionContext, encryptionContextKeys, serializeEncryptionContext, type EncryptionContext } from '../encryption-context.js';
 import { KmsError } from '../errors.js';
 import type { KeyRecord } from '../keystore/index.js';
+import type { RootCiphertext } from '../root/root-of-trust.js';
 import {
-  assembleBlob, blobAad, GCM_IV_LENGTH, MAX_BLOB_LENGTH, MAX_PLAINTEXT_LENGTH, newBlobAad, parseBlob, type ParsedBlob,
+  assembleBlob, blobAad, BLOB_HEADER_LENGTH, GCM_IV_LENGTH, GCM_TAG_LENGTH, MAX_BLOB_LENGTH, MAX_PLAINTEXT_LENGTH, newBlobAad, parseBlob, type ParsedBlob,
 } from './ciphertext-blob.js';
 import { keyArn } from './key-references.js';
 import { checkUsable, keyVersion, wrappedKey, type KmsContext } from './kms-context.js';
@@ -58,14 +59,22 @@ export async function sealBlob(ctx: KmsContext, key: KeyRecord, plaintext: Uint8
   const version = await keyVersion(ctx, key, key.primaryVersion);
   const iv = freshIv();
   const { header, aad } = newBlobAad(key.keyId, version.version, iv, serializeEncryptionContext(context));
-  const sealed = plaintext instanceof Uint8Array
-    ? await ctx.root.encrypt(wrappedKey(key, version), iv, aad, plaintext)
-    : await ctx.root.encryptDataKey(wrappedKey(key, version), iv, aad, plaintext);
+  let blob: Uint8Array;
+  let sealed: RootCiphertext;
+  if (plaintext instanceof Uint8Array) {
+    // The root writes ciphertext || tag straight behind the header: no second copy.
+    blob = new Uint8Array(BLOB_HEADER_LENGTH + plaintext.length + GCM_TAG_LENGTH);
+    blob.set(header, 0);
+    sealed = await ctx.root.encrypt(wrappedKey(key, version), iv, aad, plaintext, blob.subarray(BLOB_HEADER_LENGTH));
+  } else {
+    sealed = await ctx.root.encryptDataKey(wrappedKey(key, version), iv, aad, plaintext);
+    blob = assembleBlob(header, sealed.ciphertext);
+  }
   if (!sameBytes(sealed.iv, iv)) {
     // The header (and so the AAD) names the IV: a token that picks its own cannot be used.
     throw new KmsError('KMSInternalException', 'The HSM chose its own GCM IV; this token is not supported for symmetric keys');
   }
-  return { blob: assembleBlob(header, sealed.ciphertext), keyVersion: version.version };
+  return { blob, keyVersion: version.version };
 }
 
 interface OpenedBlob {
@@ -79,7 +88,7 @@ async function locateBlob(ctx: KmsContext, blob: Uint8Array, context: Encryption
   const parsed = parseBlob(blob);
   let key: KeyRecord;
   try {
-    key = await ctx.resolver.byId(parsed.keyId);
+    key = ctx.resolver.peek(parsed.keyId) ?? (await ctx.resolver.byId(parsed.keyId));
   } catch (error) {
     // A blob naming a key this KMS does not have (another instance's) is just an invalid ciphertext.
     if ((error as KmsError).code === 'NotFoundException') {
@@ -216,7 +225,7 @@ export async function generateDataKey(
   const length = dataKeyLength(req);
   const context = checkEncryptionContext(req.encryptionContext);
   facts.contextKeys = encryptionContextKeys(context);
-  const key = await ctx.resolver.resolve(req.keyId);
+  const key = ctx.resolver.peek(req.keyId) ?? (await ctx.resolver.resolve(req.keyId));
   facts.keyId = key.keyId;
   // The data key comes from the root's RNG (the HSM's, on a token).
   const plaintext = await ctx.root.generateRandom(length);
@@ -238,7 +247,7 @@ export async function generateDataKeyHandle(
   const req = checkRequest('request', request);
   const context = checkEncryptionContext(req.encryptionContext);
   facts.contextKeys = encryptionContextKeys(context);
-  const key = await ctx.resolver.resolve(req.keyId);
+  const key = ctx.resolver.peek(req.keyId) ?? (await ctx.resolver.resolve(req.keyId));
   facts.keyId = key.keyId;
   checkSymmetricEncryptionKey(key);
   const version = await keyVersion(ctx, key, key.primaryVersion);

@@ -209,13 +209,16 @@ export class NativeRoot implements RootOfTrust {
     return native.root.rewrapKey(this.#handle, k, toVersion('domainVersion', domainVersion)) as Promise<WrappedKey>;
   }
 
-  encrypt(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<RootCiphertext> {
+  encrypt(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, output?: Uint8Array): Promise<RootCiphertext> {
     const k = toSymmetric(prepare('key', key));
     // The root writes the IV it used here: never into the caller's buffer.
     const ivOut = Buffer.from(toIv(iv));
     const a = toNonEmptyBytes('aad', aad);
     const p = toBytes('plaintext', plaintext);
-    const ciphertext = Buffer.allocUnsafe(p.length + TAG_LENGTH);
+    const ciphertext = output === undefined ? Buffer.allocUnsafe(p.length + TAG_LENGTH) : toBytes('output', output);
+    if (ciphertext.length !== p.length + TAG_LENGTH) {
+      throw invalidArgValue('output', `must be ${p.length + TAG_LENGTH} bytes long (plaintext + tag). Received ${ciphertext.length} bytes`);
+    }
     return native.root.encrypt(this.#handle, k, ivOut, a, p, ciphertext, { iv: ivOut, ciphertext });
   }
 

@@ -130,8 +130,13 @@ export interface RootOfTrust {
    */
   rewrapKey(key: WrappedKey, domainVersion: number): Promise<WrappedKey>;
 
-  /** AES-256-GCM with a symmetric CMK inside the root; `iv` is 12 bytes (the caller's copy is not changed), `aad` non-empty. */
-  encrypt(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<RootCiphertext>;
+  /**
+   * AES-256-GCM with a symmetric CMK inside the root; `iv` is 12 bytes (the
+   * caller's copy is not changed), `aad` non-empty. `output`, when given, is
+   * where ciphertext || tag go (plaintext length + 16 bytes; the result's
+   * `ciphertext` is then that array), so a caller can place them in a larger message.
+   */
+  encrypt(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, output?: Uint8Array): Promise<RootCiphertext>;
   /** As {@link RootOfTrust.encrypt}, of a data key handle's bytes, which never reach JavaScript. */
   encryptDataKey(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, dataKey: AeadKey): Promise<RootCiphertext>;
   /** The inverse; `InvalidCiphertextException` for a wrong tag, IV, AAD or key. */

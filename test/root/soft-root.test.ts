@@ -162,6 +162,20 @@ describe.each(cases)('composite operations on the $kind root', (c) => {
     expect((await kmsRejection(root.decrypt(destination, iv2, AAD, out))).code).toBe('InvalidCiphertextException');
   });
 
+  it('encrypt writes into a given output (a view into a larger message), and refuses a wrong-sized one', async () => {
+    const iv = crypto.randomBytes(12);
+    const plaintext = crypto.randomBytes(40);
+    const message = Buffer.alloc(8 + 56 + 8, 0xee);
+    const sealed = await root.encrypt(source, iv, AAD, plaintext, message.subarray(8, 64));
+    expect(sealed.ciphertext.buffer).toBe(message.buffer);
+    expect(message.subarray(0, 8)).toEqual(Buffer.alloc(8, 0xee));
+    expect(message.subarray(64)).toEqual(Buffer.alloc(8, 0xee));
+    expect(Buffer.from(await root.decrypt(source, iv, AAD, message.subarray(8, 64)))).toEqual(plaintext);
+    for (const size of [55, 57]) {
+      expect(() => root.encrypt(source, iv, AAD, plaintext, Buffer.alloc(size))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    }
+  });
+
   it('reEncrypt fails as decrypt does for a bad source, writing nothing', async () => {
     const iv = crypto.randomBytes(12);
     const sealed = await root.encrypt(source, iv, AAD, Buffer.from('x'.repeat(40)));
