@@ -40,6 +40,20 @@ async function settleAll(pending: (() => void)[]): Promise<void> {
 }
 
 describe('AuditWriter', () => {
+  it('hands a full batch over at once, without waiting for the timer', async () => {
+    const double = faultInjectingStore(new Set());
+    const writer = new AuditWriter(double.store, { flushMs: 60_000 });
+    for (let i = 0; i < 127; i++) writer.append(record(i));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(double.calls()).toBe(0);
+    writer.append(record(127));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(double.calls()).toBe(1);
+    await settleAll(double.pending);
+    expect(double.written).toHaveLength(128);
+    await writer.close();
+  });
+
   it('hands every batch of a flush over before the first one commits', async () => {
     const double = faultInjectingStore(new Set());
     const writer = new AuditWriter(double.store, { flushMs: 60_000 });
