@@ -7,7 +7,10 @@
 //   generateDataKey AES_256, generateRandom 32 B, sign ECDSA_SHA_256 (32 B RAW message)
 //
 //   hsmkms     Kms (SQLite store in a temp dir, audit group commit 100 ms,
-//              default HSM threads), 1 and 64 in flight
+//              default HSM threads), 1 and 64 in flight; encrypt and decrypt
+//              32 B also on a second Kms with privateSessionKeys false (SoftHSM
+//              decrypts a private key object under its token-wide lock on
+//              every use; real HSMs show no such cost)
 //   pkcs11js   sync loop ("1 in flight"), and async with 64 in flight (64
 //              sessions) where pkcs11js has an async call
 //
@@ -34,10 +37,13 @@ process.on('exit', () => rmSync(storeDir, { recursive: true, force: true }));
 
 // --- hsmkms: one Kms on the token ------------------------------------------------------------
 const { Kms } = loadHsmkms();
-const kms = await Kms.open({
-  root: { pkcs11: { module: token.module, tokenLabel: token.label, pin: token.pin, privateSessionKeys: process.env.HSMKMS_BENCH_PRIVATE_SESSION_KEYS !== '0' } },
-  store: path.join(storeDir, 'kms.db'),
+const privateSessionKeys = process.env.HSMKMS_BENCH_PRIVATE_SESSION_KEYS !== '0';
+const openKms = (privateKeys, file) => Kms.open({
+  root: { pkcs11: { module: token.module, tokenLabel: token.label, pin: token.pin, privateSessionKeys: privateKeys } },
+  store: path.join(storeDir, file),
 });
+const kms = await openKms(privateSessionKeys, 'kms.db');
+const publicKms = await openKms(false, 'kms-public.db');
 const aesId = (await kms.createKey({ keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT' })).keyMetadata.keyId;
 const ecId = (await kms.createKey({ keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' })).keyMetadata.keyId;
 const encryptionContext = { tenant: 'bench', purpose: 'kms-suite' };
@@ -53,6 +59,12 @@ const HSMKMS = {
   'data-key': () => kms.generateDataKey({ keyId: aesId, keySpec: 'AES_256', encryptionContext }),
   'random-32': () => kms.generateRandom({ numberOfBytes: 32 }),
   sign: () => kms.sign({ keyId: ecId, message: input[32], messageType: 'RAW', signingAlgorithm: 'ECDSA_SHA_256' }),
+};
+const publicAesId = (await publicKms.createKey({ keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT' })).keyMetadata.keyId;
+const publicBlob = (await publicKms.encrypt({ keyId: publicAesId, plaintext: input[32], encryptionContext })).ciphertextBlob;
+const HSMKMS_PUBLIC = {
+  'encrypt-32': () => publicKms.encrypt({ keyId: publicAesId, plaintext: input[32], encryptionContext }),
+  'decrypt-32': () => publicKms.decrypt({ ciphertextBlob: publicBlob, encryptionContext }),
 };
 
 // --- pkcs11js on the same token (the module Kms initialised) ---------------------------------
@@ -70,11 +82,13 @@ const OPS = [
 const VARIANTS = [
   { id: 'hsmkms-1', label: 'hsmkms Kms, 1 in flight', hsmkms: true, inFlight: 1 },
   { id: `hsmkms-${IN_FLIGHT}`, label: `hsmkms Kms, ${IN_FLIGHT} in flight`, hsmkms: true, inFlight: IN_FLIGHT },
+  { id: `hsmkms-${IN_FLIGHT}-public`, label: `hsmkms Kms, ${IN_FLIGHT} in flight, privateSessionKeys false`, hsmkms: true, inFlight: IN_FLIGHT, public: true },
   { id: 'pkcs11js-sync', label: 'pkcs11js sync loop', sync: true },
   { id: `pkcs11js-async-${IN_FLIGHT}`, label: `pkcs11js async, ${IN_FLIGHT} in flight (${IN_FLIGHT} sessions)`, inFlight: IN_FLIGHT },
 ];
 
 function startOf(op, variant) {
+  if (variant.public) return HSMKMS_PUBLIC[op];
   if (variant.hsmkms) return HSMKMS[op];
   const p = raw.ops[op];
   const fn = variant.sync ? p.sync : p.async;
@@ -108,11 +122,15 @@ const rows = CASES.map((c) => ({
 // pkcs11js first: closing the Kms (its root) finalizes the module.
 raw.close();
 await kms.close();
+await publicKms.close();
 // Every call went through the audit trail: count what reached the store.
 const Database = createRequire(import.meta.url)('better-sqlite3');
-const db = new Database(path.join(storeDir, 'kms.db'), { readonly: true });
-const audited = db.prepare('SELECT count(*) AS n FROM audit_log').get().n;
-db.close();
+let audited = 0;
+for (const file of ['kms.db', 'kms-public.db']) {
+  const db = new Database(path.join(storeDir, file), { readonly: true });
+  audited += db.prepare('SELECT count(*) AS n FROM audit_log').get().n;
+  db.close();
+}
 
 emit(args, {
   suite: 'kms',
@@ -122,8 +140,9 @@ emit(args, {
     module: token.module,
     softhsm: softhsmVersion(),
     pkcs11js: raw.version,
-    hsmkms: `Kms.open({ root: { pkcs11 } }) with privateSessionKeys ${process.env.HSMKMS_BENCH_PRIVATE_SESSION_KEYS !== '0'} (HSMKMS_BENCH_PRIVATE_SESSION_KEYS=0 for false) and default options otherwise: HSM threads 2 (HSMKMS_HSM_THREADS), cacheTtlMs 1000, ` +
-      'auditFlushMs 100, SQLite store (better-sqlite3, WAL, synchronous=FULL) in a temp dir; keys made with createKey',
+    hsmkms: `Kms.open({ root: { pkcs11 } }) with privateSessionKeys ${privateSessionKeys} (HSMKMS_BENCH_PRIVATE_SESSION_KEYS=0 for false) and default options otherwise: HSM threads 2 (HSMKMS_HSM_THREADS), cacheTtlMs 1000, ` +
+      'auditFlushMs 100, SQLite store (better-sqlite3, WAL, synchronous=FULL) in a temp dir; keys made with createKey; ' +
+      'the "privateSessionKeys false" rows: a second Kms, the same but for that option, with its own store',
     pkcs11jsSetup: `same process, C_Initialize flags CKF_OS_LOCKING_OK, ${IN_FLIGHT} sessions, token objects (CKA_TOKEN true) it generated itself; ` +
       `libuv pool of ${process.env.UV_THREADPOOL_SIZE ?? 4} threads for its async calls`,
     encryptionContext,
