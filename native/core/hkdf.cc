@@ -1,6 +1,7 @@
 #include "hkdf.h"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
@@ -11,15 +12,10 @@
 namespace hsmkms::core {
 namespace {
 
-EVP_KDF* HkdfKdf() noexcept {
-  // Thread-safe one-time fetch, never freed (like AesGcmCipher).
-  static EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-  return kdf;
-}
-
 struct KdfCtxFree {
   void operator()(EVP_KDF_CTX* ctx) const noexcept { EVP_KDF_CTX_free(ctx); }
 };
+using KdfCtx = std::unique_ptr<EVP_KDF_CTX, KdfCtxFree>;
 
 const char* DigestName(HkdfDigest digest) noexcept {
   switch (digest) {
@@ -33,37 +29,29 @@ const char* DigestName(HkdfDigest digest) noexcept {
   return "SHA512";
 }
 
-size_t DigestSize(HkdfDigest digest) noexcept {
-  switch (digest) {
-    case HkdfDigest::kSha256:
-      return 32;
-    case HkdfDigest::kSha384:
-      return 48;
-    case HkdfDigest::kSha512:
-      return 64;
-  }
-  return 64;
+EVP_KDF* HkdfKdf() noexcept {
+  // Thread-safe one-time fetch, never freed (like AesGcmCipher).
+  static EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  return kdf;
 }
 
-}  // namespace
-
-Status Hkdf(HkdfDigest digest, const uint8_t* ikm, size_t ikm_len, const uint8_t* salt,
-            size_t salt_len, const uint8_t* info, size_t info_len, uint8_t* out,
-            size_t out_len) noexcept {
-  if (out_len == 0 || out_len > 255 * DigestSize(digest)) return Status::kValidation;
+// One EVP_KDF_derive in `mode` (EVP_KDF_HKDF_MODE_*). Empty salt or info
+// are left out: the provider then uses HashLen zero bytes / nothing.
+Status Derive(HkdfDigest digest, int mode, const uint8_t* key, size_t key_len,
+              const uint8_t* salt, size_t salt_len, const uint8_t* info, size_t info_len,
+              uint8_t* out, size_t out_len) noexcept {
   if (HkdfKdf() == nullptr) return Status::kUnsupportedRuntime;
-  std::unique_ptr<EVP_KDF_CTX, KdfCtxFree> ctx(EVP_KDF_CTX_new(HkdfKdf()));
+  KdfCtx ctx(EVP_KDF_CTX_new(HkdfKdf()));
   if (ctx == nullptr) return Status::kInternal;
   // OSSL_PARAM takes non-const pointers; nothing below is written through them.
-  OSSL_PARAM params[5];
+  OSSL_PARAM params[6];
   size_t n = 0;
   params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
                                                  const_cast<char*>(DigestName(digest)), 0);
+  params[n++] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
   static uint8_t empty = 0;
   params[n++] = OSSL_PARAM_construct_octet_string(
-      OSSL_KDF_PARAM_KEY, ikm_len > 0 ? const_cast<uint8_t*>(ikm) : &empty, ikm_len);
-  // No salt parameter at all for an empty salt: the provider then uses
-  // HashLen zero bytes.
+      OSSL_KDF_PARAM_KEY, key_len > 0 ? const_cast<uint8_t*>(key) : &empty, key_len);
   if (salt_len > 0) {
     params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
                                                     const_cast<uint8_t*>(salt), salt_len);
@@ -79,6 +67,42 @@ Status Hkdf(HkdfDigest digest, const uint8_t* ikm, size_t ikm_len, const uint8_t
     return Status::kInternal;
   }
   return Status::kOk;
+}
+
+}  // namespace
+
+size_t HkdfDigestSize(HkdfDigest digest) noexcept {
+  switch (digest) {
+    case HkdfDigest::kSha256:
+      return 32;
+    case HkdfDigest::kSha384:
+      return 48;
+    case HkdfDigest::kSha512:
+      return 64;
+  }
+  return 64;
+}
+
+Status Hkdf(HkdfDigest digest, const uint8_t* ikm, size_t ikm_len, const uint8_t* salt,
+            size_t salt_len, const uint8_t* info, size_t info_len, uint8_t* out,
+            size_t out_len) noexcept {
+  if (out_len == 0 || out_len > 255 * HkdfDigestSize(digest)) return Status::kValidation;
+  return Derive(digest, EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND, ikm, ikm_len, salt, salt_len, info,
+                info_len, out, out_len);
+}
+
+Status HkdfExtract(HkdfDigest digest, const uint8_t* ikm, size_t ikm_len, const uint8_t* salt,
+                   size_t salt_len, uint8_t* prk) noexcept {
+  return Derive(digest, EVP_KDF_HKDF_MODE_EXTRACT_ONLY, ikm, ikm_len, salt, salt_len, nullptr, 0,
+                prk, HkdfDigestSize(digest));
+}
+
+Status HkdfExpand(HkdfDigest digest, const uint8_t* prk, size_t prk_len, const uint8_t* info,
+                  size_t info_len, uint8_t* out, size_t out_len) noexcept {
+  if (out_len == 0 || out_len > 255 * HkdfDigestSize(digest)) return Status::kValidation;
+  if (prk_len < HkdfDigestSize(digest)) return Status::kValidation;
+  return Derive(digest, EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, prk_len, nullptr, 0, info, info_len,
+                out, out_len);
 }
 
 }  // namespace hsmkms::core
