@@ -57,9 +57,10 @@ export class ByteWriter {
   readonly #view: DataView;
   offset = 0;
 
-  constructor(length: number) {
-    this.bytes = new Uint8Array(length);
-    this.#view = new DataView(this.bytes.buffer);
+  /** Writes into `into`, or a new zeroed buffer of `into` bytes. */
+  constructor(into: number | Uint8Array) {
+    this.bytes = typeof into === 'number' ? new Uint8Array(into) : into;
+    this.#view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.length);
   }
 
   u8(value: number): this {

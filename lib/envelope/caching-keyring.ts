@@ -117,14 +117,23 @@ function positive(name: string, value: unknown, fallback: number, max: number): 
   return value;
 }
 
-function hashKey(parts: (string | Uint8Array)[]): string {
-  const hash = crypto.createHash('sha256');
+/** Longer keys are kept as a digest, so large encrypted data keys do not fill memory. */
+const MAX_PLAIN_KEY_LENGTH = 2048;
+
+/**
+ * The cache key of some parts: each length-prefixed (bytes as latin1), so
+ * distinct parts never make one key. Short keys stay plain strings: hashing
+ * them cost more than a 1 KiB message's AES. A digest starts with '#', a
+ * plain key with a digit, so the two never meet.
+ */
+function cacheKey(parts: (string | Uint8Array)[]): string {
+  let key = '';
   for (const part of parts) {
-    const bytes = typeof part === 'string' ? Buffer.from(part) : part;
-    hash.update(Buffer.from([bytes.length >>> 24, bytes.length >>> 16, bytes.length >>> 8, bytes.length]));
-    hash.update(bytes);
+    const text = typeof part === 'string' ? part : Buffer.from(part.buffer, part.byteOffset, part.length).toString('latin1');
+    key += `${text.length}:${text}`;
   }
-  return hash.digest('base64');
+  if (key.length <= MAX_PLAIN_KEY_LENGTH) return key;
+  return '#' + crypto.createHash('sha256').update(key, 'latin1').digest('base64');
 }
 
 function cacheable(suite: AlgorithmSuite): boolean {
@@ -169,7 +178,7 @@ export class CachingKeyring implements Keyring {
     ) {
       return this.#keyring.onEncrypt(materials);
     }
-    const key = hashKey(['encrypt', this.partition, String(materials.suite.id), serializeEncryptionContext(materials.encryptionContext)]);
+    const key = cacheKey(['encrypt', this.partition, String(materials.suite.id), materials.serializedContext]);
     for (;;) {
       const entry = this.cache.get(key, Date.now()) ?? (await this.#singleFlight(key, () => this.#fillForEncrypt(materials)));
       // Evicted between its fill and now (capacity pressure, or another caller used it up): fill again.
@@ -192,7 +201,7 @@ export class CachingKeyring implements Keyring {
     }
     const parts: (string | Uint8Array)[] = ['decrypt', this.partition, String(materials.suite.id), serializeEncryptionContext(materials.encryptionContext)];
     for (const edk of edks) parts.push(edk.providerId, edk.rawInfo, edk.encryptedDataKey);
-    const key = hashKey(parts);
+    const key = cacheKey(parts);
     const entry = this.cache.get(key, Date.now()) ?? (await this.#singleFlight(key, () => this.#fillForDecrypt(materials, edks)));
     if (entry === undefined) return; // no EDK opened: decrypt fails as it would without the cache
     if (entry.evicted) return this.#keyring.onDecrypt(materials, edks);

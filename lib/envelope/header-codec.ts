@@ -71,6 +71,8 @@ export interface HeaderFields {
   encryptedDataKeys: readonly EncryptedDataKey[];
   frameLength: number;
   commitKey: Uint8Array;
+  /** The context already serialized, when the caller has it. */
+  serializedContext?: Uint8Array;
 }
 
 const MAX_U16 = 0xffff;
@@ -80,9 +82,13 @@ const encoder = new TextEncoder();
 // ignoreBOM: keep a leading U+FEFF, as @aws-crypto's Buffer#toString does.
 const lossyUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
-/** The v2 header body (everything before the header tag), framed content. */
-export function serializeHeaderBody(fields: HeaderFields): Uint8Array {
-  const context = serializeEncryptionContext(fields.encryptionContext);
+/**
+ * The v2 header body (everything before the header tag), framed content,
+ * at the start of a new buffer with `room` more bytes after it (for the
+ * rest of a message written in place).
+ */
+export function serializeHeaderBody(fields: HeaderFields, room = 0): Buffer {
+  const context = fields.serializedContext ?? serializeEncryptionContext(fields.encryptionContext);
   const edks = fields.encryptedDataKeys.map((edk) => ({ id: encoder.encode(edk.providerId), info: edk.rawInfo, key: edk.encryptedDataKey }));
   let length = 1 + 2 + fields.messageId.length + 2 + context.length + 2 + 1 + 4 + fields.commitKey.length;
   for (const edk of edks) {
@@ -92,7 +98,8 @@ export function serializeHeaderBody(fields: HeaderFields): Uint8Array {
     length += 6 + edk.id.length + edk.info.length + edk.key.length;
   }
   if (edks.length > MAX_U16) throw new KmsError('LimitExceededException', 'A message holds at most 65,535 encrypted data keys');
-  const out = new ByteWriter(length)
+  const bytes = Buffer.allocUnsafeSlow(length + room);
+  const out = new ByteWriter(bytes)
     .u8(2)
     .u16(fields.suite.id)
     .bytesOf(fields.messageId)
@@ -100,7 +107,7 @@ export function serializeHeaderBody(fields: HeaderFields): Uint8Array {
     .u16(edks.length);
   for (const edk of edks) out.lengthPrefixed(edk.id).lengthPrefixed(edk.info).lengthPrefixed(edk.key);
   out.u8(ContentType.FRAMED_DATA).u32(fields.frameLength).bytesOf(fields.commitKey);
-  return out.bytes;
+  return bytes;
 }
 
 /** Options of {@link parseHeader}. */

@@ -43,6 +43,8 @@ export interface EncryptionKeys {
   readonly signer: MessageSigner | undefined;
   /** A fresh random message ID. */
   readonly messageId: Uint8Array;
+  /** The context as the header stores it. */
+  readonly serializedContext: Uint8Array;
   /** Hands the data key back to the keyring (a cache) or destroys it. */
   release(): void;
 }
@@ -60,7 +62,7 @@ export async function encryptionKeys(opts: CheckedEncryptOptions, plaintextLengt
     if (dataKey === undefined || edks.length === 0) throw new KmsError('ValidationException', 'The keyring made no encrypted data key');
     if (edks.length > opts.maxEncryptedDataKeys) throw new KmsError('LimitExceededException', `The keyring made ${edks.length} encrypted data keys, more than maxEncryptedDataKeys`);
     const messageId = pooledRandomBytes(MESSAGE_ID_LENGTH);
-    return { encryptionContext, dataKey, encryptedDataKeys: edks, signer, messageId, release: () => materials.releaseDataKey() };
+    return { encryptionContext, dataKey, encryptedDataKeys: edks, signer, messageId, serializedContext: materials.serializedContext, release: () => materials.releaseDataKey() };
   } catch (error) {
     materials.releaseDataKey();
     throw error;
@@ -92,7 +94,7 @@ export async function prepareEncryption(opts: CheckedEncryptOptions, plaintextLe
     const { messageId, encryptionContext, dataKey } = keys;
     const commitKey = deriveCommitKey(dataKey, messageId);
     const contentKey = deriveContentKey(dataKey, suite, messageId);
-    const headerBody = serializeHeaderBody({ suite, messageId, encryptionContext, encryptedDataKeys: keys.encryptedDataKeys, frameLength, commitKey });
+    const headerBody = serializeHeaderBody({ suite, messageId, encryptionContext, encryptedDataKeys: keys.encryptedDataKeys, frameLength, commitKey, serializedContext: keys.serializedContext });
     const headerBytes = Buffer.concat([headerBody, headerTag(contentKey, headerBody)]);
     const header = newHeader(opts, keys, commitKey, headerBytes.length);
     return { header, headerBytes, contentKey, signer: keys.signer, dispose: () => contentKey.destroy() };

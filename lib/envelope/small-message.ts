@@ -37,16 +37,18 @@ export async function encryptSmall(input: Uint8Array, opts: CheckedEncryptOption
   try {
     const { suite, frameLength } = opts;
     const { messageId, signer } = keys;
-    const headerBody = serializeHeaderBody({ suite, messageId, encryptionContext: keys.encryptionContext, encryptedDataKeys: keys.encryptedDataKeys, frameLength, commitKey: COMMIT_KEY_SLOT });
-    const headerLength = headerBody.length + TAG_LENGTH;
-    const bodyEnd = headerLength + FINAL_FRAME_OVERHEAD + input.length;
-    const message = Buffer.allocUnsafeSlow(bodyEnd + (signer === undefined ? 0 : 2 + MAX_SIGNATURE_LENGTH));
-    message.set(headerBody);
-    native.sealSmallMessage(nativeKeyHandle(keys.dataKey), suite.id, messageId, message.subarray(0, bodyEnd), headerBody.length, input);
+    const rest = TAG_LENGTH + FINAL_FRAME_OVERHEAD + input.length;
+    const footerRoom = signer === undefined ? 0 : 2 + MAX_SIGNATURE_LENGTH;
+    const fields = { suite, messageId, encryptionContext: keys.encryptionContext, encryptedDataKeys: keys.encryptedDataKeys, frameLength, commitKey: COMMIT_KEY_SLOT, serializedContext: keys.serializedContext };
+    // The header body, then room for everything else, written in place.
+    const message = serializeHeaderBody(fields, rest + footerRoom);
+    const headerBodyLength = message.length - rest - footerRoom;
+    const bodyEnd = headerBodyLength + rest;
+    native.sealSmallMessage(nativeKeyHandle(keys.dataKey), suite.id, messageId, message.subarray(0, bodyEnd), headerBodyLength, input);
     let end = bodyEnd;
     if (signer !== undefined) end += writeFooter(signer.update(message.subarray(0, bodyEnd)).sign(), message.subarray(bodyEnd));
-    const commitKey = message.slice(headerBody.length - COMMIT_KEY_LENGTH, headerBody.length);
-    return { result: message.subarray(0, end), header: newHeader(opts, keys, commitKey, headerLength) };
+    const commitKey = message.slice(headerBodyLength - COMMIT_KEY_LENGTH, headerBodyLength);
+    return { result: message.subarray(0, end), header: newHeader(opts, keys, commitKey, headerBodyLength + TAG_LENGTH) };
   } finally {
     keys.release();
   }
