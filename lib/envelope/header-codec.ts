@@ -82,6 +82,19 @@ const encoder = new TextEncoder();
 // ignoreBOM: keep a leading U+FEFF, as @aws-crypto's Buffer#toString does.
 const lossyUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
+/** Provider IDs are few ("hsmkms", a raw keyring's namespace): their UTF-8 is kept. */
+const providerIds = new Map<string, Uint8Array>();
+
+function providerIdBytes(id: string): Uint8Array {
+  let bytes = providerIds.get(id);
+  if (bytes === undefined) {
+    bytes = encoder.encode(id);
+    if (providerIds.size >= 64) providerIds.clear();
+    providerIds.set(id, bytes);
+  }
+  return bytes;
+}
+
 /**
  * The v2 header body (everything before the header tag), framed content,
  * at the start of a new buffer with `room` more bytes after it (for the
@@ -89,7 +102,7 @@ const lossyUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
  */
 export function serializeHeaderBody(fields: HeaderFields, room = 0): Buffer {
   const context = fields.serializedContext ?? serializeEncryptionContext(fields.encryptionContext);
-  const edks = fields.encryptedDataKeys.map((edk) => ({ id: encoder.encode(edk.providerId), info: edk.rawInfo, key: edk.encryptedDataKey }));
+  const edks = fields.encryptedDataKeys.map((edk) => ({ id: providerIdBytes(edk.providerId), info: edk.rawInfo, key: edk.encryptedDataKey }));
   let length = 1 + 2 + fields.messageId.length + 2 + context.length + 2 + 1 + 4 + fields.commitKey.length;
   for (const edk of edks) {
     if (edk.id.length > MAX_U16 || edk.info.length > MAX_U16 || edk.key.length > MAX_U16) {
@@ -98,7 +111,8 @@ export function serializeHeaderBody(fields: HeaderFields, room = 0): Buffer {
     length += 6 + edk.id.length + edk.info.length + edk.key.length;
   }
   if (edks.length > MAX_U16) throw new KmsError('LimitExceededException', 'A message holds at most 65,535 encrypted data keys');
-  const bytes = Buffer.allocUnsafeSlow(length + room);
+  // Public bytes: a slice of Node's pool is fine (and much cheaper than an ArrayBuffer of its own).
+  const bytes = Buffer.allocUnsafe(length + room);
   const out = new ByteWriter(bytes)
     .u8(2)
     .u16(fields.suite.id)
