@@ -96,12 +96,12 @@ Status SealSmallMessage(const AesGcmKey& data_key, uint16_t suite_id, const uint
   return status;
 }
 
-Status OpenSmallMessage(const AesGcmKey& data_key, uint16_t suite_id, const uint8_t* message_id,
-                        const uint8_t* commit_key, const uint8_t* header_aad,
-                        size_t header_aad_len, const uint8_t* header_tag, const uint8_t* frame,
-                        size_t frame_len, uint8_t* out, size_t out_len,
-                        SmallMessageCheck* check) {
-  *check = SmallMessageCheck::kPassed;
+namespace {
+
+Status Open(const AesGcmKey& data_key, uint16_t suite_id, const uint8_t* message_id,
+            const uint8_t* commit_key, const uint8_t* header_aad, size_t header_aad_len,
+            const uint8_t* header_tag, const uint8_t* frame, size_t frame_len, uint8_t* out,
+            size_t out_len, SmallMessageCheck* check) {
   uint8_t expected_commit[kCommitKeySize];
   std::shared_ptr<AesGcmKey> content_key;
   Status status = DeriveMessageKeys(data_key, suite_id, message_id, expected_commit, &content_key);
@@ -111,24 +111,37 @@ Status OpenSmallMessage(const AesGcmKey& data_key, uint16_t suite_id, const uint
     *check = SmallMessageCheck::kCommitment;
     return Status::kInvalidCiphertext;
   }
-  uint8_t zero_iv[kIv] = {};
+  const uint8_t zero_iv[kIv] = {};
   status = content_key->OpenParts(zero_iv, nullptr, 0, header_tag, header_aad, header_aad_len,
                                   nullptr);
   if (status != Status::kOk) {
     if (status == Status::kInvalidCiphertext) *check = SmallMessageCheck::kHeaderTag;
     return status;
   }
-  status = Status::kInvalidCiphertext;
-  if (IsFirstFinalFrame(frame, frame_len, out_len)) {
-    uint8_t aad[kFrameAadSize];
-    FinalFrameAad(message_id, out_len, aad);
-    status = content_key->OpenParts(frame + 8, frame + 24, out_len, frame + 24 + out_len, aad,
-                                    sizeof aad, out);
+  if (!IsFirstFinalFrame(frame, frame_len, out_len)) {
+    *check = SmallMessageCheck::kFrame;
+    return Status::kInvalidCiphertext;
   }
-  if (status != Status::kOk) {
-    OPENSSL_cleanse(out, out_len);
-    if (status == Status::kInvalidCiphertext) *check = SmallMessageCheck::kFrame;
-  }
+  uint8_t aad[kFrameAadSize];
+  FinalFrameAad(message_id, out_len, aad);
+  status = content_key->OpenParts(frame + 8, frame + 24, out_len, frame + 24 + out_len, aad,
+                                  sizeof aad, out);
+  if (status == Status::kInvalidCiphertext) *check = SmallMessageCheck::kFrame;
+  return status;
+}
+
+}  // namespace
+
+Status OpenSmallMessage(const AesGcmKey& data_key, uint16_t suite_id, const uint8_t* message_id,
+                        const uint8_t* commit_key, const uint8_t* header_aad,
+                        size_t header_aad_len, const uint8_t* header_tag, const uint8_t* frame,
+                        size_t frame_len, uint8_t* out, size_t out_len,
+                        SmallMessageCheck* check) {
+  *check = SmallMessageCheck::kPassed;
+  const Status status = Open(data_key, suite_id, message_id, commit_key, header_aad,
+                             header_aad_len, header_tag, frame, frame_len, out, out_len, check);
+  // Whatever failed, `out` holds no plaintext (nor what it held before).
+  if (status != Status::kOk) OPENSSL_cleanse(out, out_len);
   return status;
 }
 
