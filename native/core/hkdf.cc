@@ -35,33 +35,77 @@ EVP_KDF* HkdfKdf() noexcept {
   return kdf;
 }
 
-// One EVP_KDF_derive in `mode` (EVP_KDF_HKDF_MODE_*). Empty salt or info
-// are left out: the provider then uses HashLen zero bytes / nothing.
+EVP_KDF_CTX* NewContext(HkdfDigest digest) noexcept {
+  if (HkdfKdf() == nullptr) return nullptr;
+  KdfCtx ctx(EVP_KDF_CTX_new(HkdfKdf()));
+  if (ctx == nullptr) return nullptr;
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+                                       const_cast<char*>(DigestName(digest)), 0),
+      OSSL_PARAM_construct_end()};
+  if (EVP_KDF_CTX_set_params(ctx.get(), params) != 1) return nullptr;
+  return ctx.release();
+}
+
+// One context per (thread, digest), its digest set once: setting it by name
+// on every derive fetches it each time, a fifth of a small message's HKDF.
+// (OpenSSL 3.0's HKDF cannot duplicate a template context.)
+EVP_KDF_CTX* ThreadContext(HkdfDigest digest) noexcept {
+  thread_local KdfCtx contexts[3];
+  KdfCtx& ctx = contexts[static_cast<int>(digest)];
+  if (ctx == nullptr) ctx.reset(NewContext(digest));
+  return ctx.get();
+}
+
+// Overwrites the secret a reused context holds (OpenSSL clear-frees it).
+void ScrubKey(EVP_KDF_CTX* ctx) noexcept {
+  static uint8_t zero = 0;
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, &zero, 1),
+                               OSSL_PARAM_construct_end()};
+  (void)EVP_KDF_CTX_set_params(ctx, params);
+}
+
+// One EVP_KDF_derive in `mode` (EVP_KDF_HKDF_MODE_*). A reused context
+// keeps its last salt when given an empty one, and OpenSSL 3.0 mishandles
+// an empty info after a non-empty one: derives that use an empty salt or
+// info get a fresh context, where those are simply left out (an empty salt
+// then means HashLen zero bytes).
 Status Derive(HkdfDigest digest, int mode, const uint8_t* key, size_t key_len,
               const uint8_t* salt, size_t salt_len, const uint8_t* info, size_t info_len,
               uint8_t* out, size_t out_len) noexcept {
-  if (HkdfKdf() == nullptr) return Status::kUnsupportedRuntime;
-  KdfCtx ctx(EVP_KDF_CTX_new(HkdfKdf()));
-  if (ctx == nullptr) return Status::kInternal;
+  const bool uses_salt = mode != EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+  const bool uses_info = mode != EVP_KDF_HKDF_MODE_EXTRACT_ONLY;
+  KdfCtx fresh;
+  EVP_KDF_CTX* ctx = nullptr;
+  if ((uses_salt && salt_len == 0) || (uses_info && info_len == 0)) {
+    fresh.reset(NewContext(digest));
+    ctx = fresh.get();
+  } else {
+    ctx = ThreadContext(digest);
+  }
+  if (ctx == nullptr) {
+    ERR_clear_error();
+    return HkdfKdf() == nullptr ? Status::kUnsupportedRuntime : Status::kInternal;
+  }
   // OSSL_PARAM takes non-const pointers; nothing below is written through them.
-  OSSL_PARAM params[6];
+  OSSL_PARAM params[5];
   size_t n = 0;
-  params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-                                                 const_cast<char*>(DigestName(digest)), 0);
   params[n++] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
   static uint8_t empty = 0;
   params[n++] = OSSL_PARAM_construct_octet_string(
       OSSL_KDF_PARAM_KEY, key_len > 0 ? const_cast<uint8_t*>(key) : &empty, key_len);
-  if (salt_len > 0) {
+  if (uses_salt && salt_len > 0) {
     params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
                                                     const_cast<uint8_t*>(salt), salt_len);
   }
-  if (info_len > 0) {
+  if (uses_info && info_len > 0) {
     params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
                                                     const_cast<uint8_t*>(info), info_len);
   }
   params[n] = OSSL_PARAM_construct_end();
-  if (EVP_KDF_derive(ctx.get(), out, out_len, params) != 1) {
+  const bool ok = EVP_KDF_derive(ctx, out, out_len, params) == 1;
+  if (fresh == nullptr) ScrubKey(ctx);
+  if (!ok) {
     ERR_clear_error();  // keep the calling thread's queue clean (it may be Node's)
     OPENSSL_cleanse(out, out_len);
     return Status::kInternal;
