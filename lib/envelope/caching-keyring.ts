@@ -62,6 +62,8 @@ interface Entry {
 export class DataKeyCache {
   readonly capacity: number;
   readonly #entries = new Map<string, Entry>();
+  /** The key of the most recently used entry (the Map's last). */
+  #newest: string | undefined;
 
   constructor(options: { capacity?: number } = {}) {
     const capacity = options.capacity ?? 1000;
@@ -82,8 +84,12 @@ export class DataKeyCache {
       this.evict(key);
       return undefined;
     }
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+    // Already the most recent (one hot key, typically): no reinsertion.
+    if (key !== this.#newest) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+      this.#newest = key;
+    }
     return entry;
   }
 
@@ -91,6 +97,7 @@ export class DataKeyCache {
   put(key: string, entry: Entry): void {
     this.evict(key);
     this.#entries.set(key, entry);
+    this.#newest = key;
     while (this.#entries.size > this.capacity) this.evict(this.#entries.keys().next().value as string);
   }
 
@@ -99,6 +106,7 @@ export class DataKeyCache {
     const entry = this.#entries.get(key);
     if (entry === undefined) return;
     this.#entries.delete(key);
+    if (key === this.#newest) this.#newest = undefined;
     entry.evicted = true;
     if (entry.users === 0) entry.dataKey.destroy();
   }
@@ -121,19 +129,25 @@ function positive(name: string, value: unknown, fallback: number, max: number): 
 const MAX_PLAIN_KEY_LENGTH = 2048;
 
 /**
- * The cache key of some parts: each length-prefixed (bytes as latin1), so
- * distinct parts never make one key. Short keys stay plain strings: hashing
+ * The cache key of some parts after a `prefix` made by this function: each
+ * part length-prefixed (bytes as latin1), so distinct parts never make one key. Short keys stay plain strings: hashing
  * them cost more than a 1 KiB message's AES. A digest starts with '#', a
  * plain key with a digit, so the two never meet.
  */
-function cacheKey(parts: (string | Uint8Array)[]): string {
-  let key = '';
+function cacheKey(parts: readonly (string | Uint8Array)[], prefix = ''): string {
+  let key = prefix;
   for (const part of parts) {
     const text = typeof part === 'string' ? part : Buffer.from(part.buffer, part.byteOffset, part.length).toString('latin1');
     key += `${text.length}:${text}`;
   }
   if (key.length <= MAX_PLAIN_KEY_LENGTH) return key;
   return '#' + crypto.createHash('sha256').update(key, 'latin1').digest('base64');
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function cacheable(suite: AlgorithmSuite): boolean {
@@ -149,6 +163,10 @@ export class CachingKeyring implements Keyring {
   readonly maxBytesEncrypted: number;
   readonly #keyring: Keyring;
   readonly #inFlight = new Map<string, Promise<Entry | undefined>>();
+  /** The first parts of this keyring's cache keys, made once. */
+  readonly #prefix: { readonly encrypt: string; readonly decrypt: string };
+  /** The last encrypt key made: messages in a row mostly share suite and context. */
+  #lastEncrypt: { readonly suiteId: number; readonly context: Uint8Array; readonly key: string } | undefined;
 
   constructor(options: CachingKeyringOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
@@ -164,6 +182,7 @@ export class CachingKeyring implements Keyring {
     this.maxBytesEncrypted = positive('maxBytesEncrypted', options.maxBytesEncrypted, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     this.cache = options.cache ?? new DataKeyCache({ ...(options.capacity !== undefined && { capacity: options.capacity }) });
     this.partition = options.partition ?? crypto.randomUUID();
+    this.#prefix = { encrypt: cacheKey(['encrypt', this.partition]), decrypt: cacheKey(['decrypt', this.partition]) };
   }
 
   needsDataKeyBytes(asGenerator: boolean): boolean {
@@ -178,7 +197,7 @@ export class CachingKeyring implements Keyring {
     ) {
       return this.#keyring.onEncrypt(materials);
     }
-    const key = cacheKey(['encrypt', this.partition, String(materials.suite.id), materials.serializedContext]);
+    const key = this.#encryptKey(materials.suite.id, materials.serializedContext);
     for (;;) {
       const entry = this.cache.get(key, Date.now()) ?? (await this.#singleFlight(key, () => this.#fillForEncrypt(materials)));
       // Evicted between its fill and now (capacity pressure, or another caller used it up): fill again.
@@ -199,13 +218,22 @@ export class CachingKeyring implements Keyring {
     if (materials.dataKey !== undefined || !cacheable(materials.suite) || materials.suite.keyLength !== 32) {
       return this.#keyring.onDecrypt(materials, edks);
     }
-    const parts: (string | Uint8Array)[] = ['decrypt', this.partition, String(materials.suite.id), serializeEncryptionContext(materials.encryptionContext)];
+    const parts: (string | Uint8Array)[] = [String(materials.suite.id), serializeEncryptionContext(materials.encryptionContext)];
     for (const edk of edks) parts.push(edk.providerId, edk.rawInfo, edk.encryptedDataKey);
-    const key = cacheKey(parts);
+    const key = cacheKey(parts, this.#prefix.decrypt);
     const entry = this.cache.get(key, Date.now()) ?? (await this.#singleFlight(key, () => this.#fillForDecrypt(materials, edks)));
     if (entry === undefined) return; // no EDK opened: decrypt fails as it would without the cache
     if (entry.evicted) return this.#keyring.onDecrypt(materials, edks);
     this.#lend(entry, (release) => materials.setDataKey(entry.dataKey, release));
+  }
+
+  /** The cache key for encrypting under `suiteId` and a serialized context (the same string object for the same inputs in a row). */
+  #encryptKey(suiteId: number, context: Uint8Array): string {
+    const last = this.#lastEncrypt;
+    if (last !== undefined && last.suiteId === suiteId && sameBytes(last.context, context)) return last.key;
+    const key = cacheKey([String(suiteId), context], this.#prefix.encrypt);
+    this.#lastEncrypt = { suiteId, context, key };
+    return key;
   }
 
   /** One call to the keyring per missing entry, however many callers miss it at once. */

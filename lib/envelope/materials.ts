@@ -73,7 +73,8 @@ export class EncryptionMaterials {
   }
 
   addEncryptedDataKey(edk: EncryptedDataKey): void {
-    this.encryptedDataKeys.push(Object.freeze({ ...edk }));
+    // A frozen one (a cached copy) cannot change under us: no need to copy it.
+    this.encryptedDataKeys.push(Object.isFrozen(edk) ? edk : Object.freeze({ ...edk }));
   }
 
   /** Wipes the bytes copy (the key handle is the operation's to destroy). */

@@ -33,7 +33,7 @@ export interface EnvelopeDecryptResult {
 export async function encrypt(plaintext: Uint8Array, options: EnvelopeEncryptOptions): Promise<EnvelopeEncryptResult> {
   const input = toBytes('plaintext', plaintext);
   const opts = checkEncryptOptions(options);
-  if (isSmallPlaintext(input.length, opts.frameLength)) return encryptSmall(input, opts);
+  if (isSmallPlaintext(input.length, opts.frameLength)) return await encryptSmall(input, opts);
   const plan = planFrames(input.length, opts.frameLength);
   const setup = await prepareEncryption(opts, input.length);
   try {
@@ -94,7 +94,7 @@ export async function decrypt(message: Uint8Array, options: EnvelopeDecryptOptio
   const parsed = readHeader(bytes, opts.maxEncryptedDataKeys);
   const layout = readBody(bytes, parsed);
   const signature = readEnd(bytes, layout.end, parsed.suite.signature !== undefined);
-  if (isSmallBody(parsed, layout)) return decryptSmall(bytes, parsed, layout, signature, opts);
+  if (isSmallBody(parsed, layout)) return await decryptSmall(bytes, parsed, layout, signature, opts);
   const setup = await prepareDecryption(parsed, opts);
   const plaintext = Buffer.allocUnsafeSlow(layout.plaintextLength);
   try {
