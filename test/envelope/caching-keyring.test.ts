@@ -102,6 +102,21 @@ describe('CachingKeyring', () => {
     await decrypts(result, Buffer.from('b'), { tenant: 'b' });
   });
 
+  it('repeated hits on the newest entry keep the least-recently-used order', async () => {
+    const { keyring, calls } = cachingKeyring({ capacity: 2 });
+    const run = (tenant: string) => envelope.encrypt(Buffer.from(tenant), { keyring, encryptionContext: { tenant } });
+    await run('a');
+    await run('b');
+    await run('b'); // hits on the newest
+    await run('b');
+    await run('a'); // a becomes the newest; b the least recently used
+    await run('c'); // evicts b
+    await run('a');
+    expect(calls.generateDataKeyHandle).toBe(3);
+    await run('b');
+    expect(calls.generateDataKeyHandle).toBe(4);
+  });
+
   it('keyrings sharing one DataKeyCache keep to their partitions', async () => {
     const cache = new DataKeyCache({ capacity: 10 });
     const one = cachingKeyring({ cache });
