@@ -144,9 +144,24 @@ function cacheKey(parts: readonly (string | Uint8Array)[], prefix = ''): string 
   return '#' + crypto.createHash('sha256').update(key, 'latin1').digest('base64');
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+interface LastKey {
+  readonly parts: readonly (string | Uint8Array)[];
+  readonly key: string;
+}
+
+function sameParts(a: readonly (string | Uint8Array)[], b: readonly (string | Uint8Array)[]): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (typeof x === 'string' || typeof y === 'string') {
+      if (x !== y) return false;
+    } else if (x.length !== y.length) {
+      return false;
+    } else {
+      for (let j = 0; j < x.length; j++) if (x[j] !== y[j]) return false;
+    }
+  }
   return true;
 }
 
@@ -165,8 +180,8 @@ export class CachingKeyring implements Keyring {
   readonly #inFlight = new Map<string, Promise<Entry | undefined>>();
   /** The first parts of this keyring's cache keys, made once. */
   readonly #prefix: { readonly encrypt: string; readonly decrypt: string };
-  /** The last encrypt key made: messages in a row mostly share suite and context. */
-  #lastEncrypt: { readonly suiteId: number; readonly context: Uint8Array; readonly key: string } | undefined;
+  /** The last key made per kind: messages in a row mostly share suite, context (and, on decrypt, data keys). */
+  readonly #lastKey: { encrypt?: LastKey; decrypt?: LastKey } = {};
 
   constructor(options: CachingKeyringOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
@@ -197,7 +212,7 @@ export class CachingKeyring implements Keyring {
     ) {
       return this.#keyring.onEncrypt(materials);
     }
-    const key = this.#encryptKey(materials.suite.id, materials.serializedContext);
+    const key = this.#key('encrypt', [String(materials.suite.id), materials.serializedContext]);
     for (;;) {
       const entry = this.cache.get(key, Date.now()) ?? (await this.#singleFlight(key, () => this.#fillForEncrypt(materials)));
       // Evicted between its fill and now (capacity pressure, or another caller used it up): fill again.
@@ -220,19 +235,20 @@ export class CachingKeyring implements Keyring {
     }
     const parts: (string | Uint8Array)[] = [String(materials.suite.id), serializeEncryptionContext(materials.encryptionContext)];
     for (const edk of edks) parts.push(edk.providerId, edk.rawInfo, edk.encryptedDataKey);
-    const key = cacheKey(parts, this.#prefix.decrypt);
+    const key = this.#key('decrypt', parts);
     const entry = this.cache.get(key, Date.now()) ?? (await this.#singleFlight(key, () => this.#fillForDecrypt(materials, edks)));
     if (entry === undefined) return; // no EDK opened: decrypt fails as it would without the cache
     if (entry.evicted) return this.#keyring.onDecrypt(materials, edks);
     this.#lend(entry, (release) => materials.setDataKey(entry.dataKey, release));
   }
 
-  /** The cache key for encrypting under `suiteId` and a serialized context (the same string object for the same inputs in a row). */
-  #encryptKey(suiteId: number, context: Uint8Array): string {
-    const last = this.#lastEncrypt;
-    if (last !== undefined && last.suiteId === suiteId && sameBytes(last.context, context)) return last.key;
-    const key = cacheKey([String(suiteId), context], this.#prefix.encrypt);
-    this.#lastEncrypt = { suiteId, context, key };
+  /** The cache key of `parts`: the same string object as last time when they are equal (cheaper to build and to look up). */
+  #key(kind: 'encrypt' | 'decrypt', parts: (string | Uint8Array)[]): string {
+    const last = this.#lastKey[kind];
+    if (last !== undefined && sameParts(last.parts, parts)) return last.key;
+    const key = cacheKey(parts, this.#prefix[kind]);
+    // Copies: the caller may change the bytes it passed (a header's data keys) later.
+    this.#lastKey[kind] = { parts: parts.map((part) => (typeof part === 'string' ? part : part.slice())), key };
     return key;
   }
 
