@@ -247,8 +247,8 @@ export class CachingKeyring implements Keyring {
     const last = this.#lastKey[kind];
     if (last !== undefined && sameParts(last.parts, parts)) return last.key;
     const key = cacheKey(parts, this.#prefix[kind]);
-    // Copies: the caller may change the bytes it passed (a header's data keys) later.
-    this.#lastKey[kind] = { parts: parts.map((part) => (typeof part === 'string' ? part : part.slice())), key };
+    // Copies (not Buffer#slice, a view): the caller may change the bytes it passed later.
+    this.#lastKey[kind] = { parts: parts.map((part) => (typeof part === 'string' ? part : Uint8Array.prototype.slice.call(part))), key };
     return key;
   }
 

@@ -130,6 +130,14 @@ export interface HeaderLimits {
   maxEncryptedDataKeys: number;
 }
 
+/**
+ * A copy of a view into the message. Not `view.slice()`: on a Buffer that
+ * is another view, so the header would change with the caller's buffer.
+ */
+function copyOf(view: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(view);
+}
+
 function readSuite(reader: ByteReader, version: number): AlgorithmSuite {
   const id = reader.u16();
   const suite = suiteById(id);
@@ -149,8 +157,8 @@ function readEncryptedDataKeys(reader: ByteReader, limits: HeaderLimits): Encryp
   for (let i = 0; i < count; i++) {
     const providerId = lossyUtf8.decode(reader.lengthPrefixed());
     // Copies: the header outlives the caller's buffer, which they may reuse.
-    const rawInfo = reader.lengthPrefixed().slice();
-    const encryptedDataKey = reader.lengthPrefixed().slice();
+    const rawInfo = copyOf(reader.lengthPrefixed());
+    const encryptedDataKey = copyOf(reader.lengthPrefixed());
     edks.push(Object.freeze({ providerId, providerInfo: lossyUtf8.decode(rawInfo), rawInfo, encryptedDataKey }));
   }
   return edks;
@@ -176,19 +184,19 @@ export function parseHeader(bytes: Uint8Array, limits: HeaderLimits): ParsedHead
   if (version !== 1 && version !== 2) throw invalidMessage('unknown message format version');
   if (version === 1 && reader.u8() !== V1_TYPE) throw invalidMessage('unknown message type');
   const suite = readSuite(reader, version);
-  const messageId = reader.take(suite.messageIdLength).slice();
+  const messageId = copyOf(reader.take(suite.messageIdLength));
   const encryptionContext = parseEncryptionContext(reader.lengthPrefixed());
   const encryptedDataKeys = readEncryptedDataKeys(reader, limits);
   const contentType = readContentType(reader);
   let frameLength: number;
-  let suiteData = new Uint8Array(0);
+  let suiteData: Uint8Array = new Uint8Array(0);
   if (version === 1) {
     if (reader.u32() !== 0) throw invalidMessage('the reserved field is not zero');
     if (reader.u8() !== IV_LENGTH) throw invalidMessage('unsupported IV length');
     frameLength = reader.u32();
   } else {
     frameLength = reader.u32();
-    suiteData = reader.take(COMMIT_KEY_LENGTH).slice();
+    suiteData = copyOf(reader.take(COMMIT_KEY_LENGTH));
   }
   checkFrameLength(contentType, frameLength);
   const headerBody = bytes.subarray(0, reader.offset);

@@ -184,6 +184,16 @@ describe('envelope messages on the small path', () => {
     }
   });
 
+  it('returns a header that does not change when the caller reuses its message buffer', async () => {
+    const { result } = await envelope.encrypt(Buffer.from('reuse'), { keyring });
+    const message = Buffer.from(result);
+    const { header } = await envelope.decrypt(message, { keyring });
+    const before = [header.messageId, header.suiteData, header.encryptedDataKeys[0]!.encryptedDataKey, header.encryptedDataKeys[0]!.rawInfo].map((b) => Buffer.from(b).toString('hex'));
+    message.fill(0);
+    const after = [header.messageId, header.suiteData, header.encryptedDataKeys[0]!.encryptedDataKey, header.encryptedDataKeys[0]!.rawInfo].map((b) => Buffer.from(b).toString('hex'));
+    expect(after).toEqual(before);
+  });
+
   it('names the failed check, and wipes the plaintext it allocated', async () => {
     const { result, header } = await envelope.encrypt(crypto.randomBytes(100), { keyring });
     const commitAt = header.headerLength - 16 - 1;
