@@ -130,9 +130,10 @@ const MAX_PLAIN_KEY_LENGTH = 2048;
 
 /**
  * The cache key of some parts after a `prefix` made by this function: each
- * part length-prefixed (bytes as latin1), so distinct parts never make one key. Short keys stay plain strings: hashing
- * them cost more than a 1 KiB message's AES. A digest starts with '#', a
- * plain key with a digit, so the two never meet.
+ * part length-prefixed (bytes as latin1), so distinct parts never make one
+ * key. Short keys stay plain strings: hashing them cost more than a 1 KiB
+ * message's AES. A digest is '#' and 44 characters; a plain key is longer
+ * or starts with a digit, so the two never meet.
  */
 function cacheKey(parts: readonly (string | Uint8Array)[], prefix = ''): string {
   let key = prefix;
