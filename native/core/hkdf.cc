@@ -62,7 +62,7 @@ void ScrubKey(EVP_KDF_CTX* ctx) noexcept {
   static uint8_t zero = 0;
   const OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, &zero, 1),
                                OSSL_PARAM_construct_end()};
-  (void)EVP_KDF_CTX_set_params(ctx, params);
+  if (EVP_KDF_CTX_set_params(ctx, params) != 1) ERR_clear_error();
 }
 
 // One EVP_KDF_derive in `mode` (EVP_KDF_HKDF_MODE_*). A reused context
