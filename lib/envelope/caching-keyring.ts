@@ -249,7 +249,7 @@ export class CachingKeyring implements Keyring {
     if (last !== undefined && sameParts(last.parts, parts)) return last.key;
     const key = cacheKey(parts, this.#prefix[kind]);
     // Copies (not Buffer#slice, a view): the caller may change the bytes it passed later.
-    this.#lastKey[kind] = { parts: parts.map((part) => (typeof part === 'string' ? part : Uint8Array.prototype.slice.call(part))), key };
+    this.#lastKey[kind] = { parts: parts.map((part) => (typeof part === 'string' ? part : Buffer.from(part))), key };
     return key;
   }
 
