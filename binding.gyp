@@ -10,6 +10,7 @@
         "native/core/aes_gcm_key.cc",
         "native/core/hkdf.cc",
         "native/core/key_transforms.cc",
+        "native/core/message_keys.cc",
         "native/core/pkcs11/algorithms.cc",
         "native/core/pkcs11/ckr.cc",
         "native/core/pkcs11/hsm.cc",
@@ -23,6 +24,7 @@
         "native/core/pkcs11/spki.cc",
         "native/core/random.cc",
         "native/core/secure_memory.cc",
+        "native/core/small_message.cc",
         "native/core/soft/aes_kwp.cc",
         "native/core/soft/private_key.cc",
         "native/core/soft/root_key_source.cc",
@@ -43,6 +45,7 @@
         "native/binding/root_functions.cc",
         "native/binding/root_handle.cc",
         "native/binding/root_job.cc",
+        "native/binding/small_message_functions.cc",
         "native/binding/wrapped_key_ref.cc",
         "native/binding/wrapped_key_value.cc"
       ],

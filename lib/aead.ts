@@ -335,6 +335,11 @@ function configure(settings: Partial<AeadSettings>): AeadSettings {
   return settingsNow();
 }
 
+/** @internal The inline threshold alone (no native call), for per-message decisions. */
+export function inlineThresholdBytes(): number {
+  return inlineThreshold;
+}
+
 function settingsNow(): AeadSettings {
   return { threads: native.getThreads(), inlineThreshold };
 }

@@ -126,6 +126,15 @@ export interface NativeBinding {
   /** Opens 60 sealed bytes (IV || ciphertext || tag) under `wrapping` into a new key. */
   openKey(wrapping: NativeKeyHandle, sealed: Uint8Array, aad: Uint8Array | undefined): NativeKeyHandle;
 
+  /**
+   * A whole one-frame v2 message on the calling thread: `message` holds the
+   * header body (its last 32 bytes the commitment-key slot) in its first
+   * `headerBodyLength` bytes; fills the slot, the header tag and the frame.
+   */
+  sealSmallMessage(dataKey: NativeKeyHandle, suiteId: number, messageId: Uint8Array, message: Uint8Array, headerBodyLength: number, plaintext: Uint8Array): void;
+  /** Opens a one-frame v2 message into `out`: 0, or the check that failed (1 commitment, 2 header tag, 3 frame; `out` wiped). */
+  openSmallMessage(dataKey: NativeKeyHandle, suiteId: number, messageId: Uint8Array, commitKey: Uint8Array, headerAad: Uint8Array, headerTag: Uint8Array, frame: Uint8Array, out: Uint8Array): number;
+
   sealSync(key: NativeKeyHandle, plaintext: Uint8Array, aad: Uint8Array | undefined, iv: Uint8Array | undefined, out: Uint8Array): void;
   openSync(key: NativeKeyHandle, sealed: Uint8Array, aad: Uint8Array | undefined, out: Uint8Array): void;
   seal<T extends Uint8Array>(key: NativeKeyHandle, plaintext: Uint8Array, aad: Uint8Array | undefined, iv: Uint8Array | undefined, out: T, cancelId: number): Promise<T>;

@@ -51,32 +51,35 @@ export class ByteReader {
   }
 }
 
-/** Writes big-endian fields into a buffer sized in advance. */
+/**
+ * Writes big-endian fields into a buffer sized in advance. Plain byte
+ * stores, not a DataView: making one cost more than writing a whole header.
+ */
 export class ByteWriter {
   readonly bytes: Uint8Array;
-  readonly #view: DataView;
   offset = 0;
 
-  constructor(length: number) {
-    this.bytes = new Uint8Array(length);
-    this.#view = new DataView(this.bytes.buffer);
+  /** Writes into `into`, or a new zeroed buffer of `into` bytes. */
+  constructor(into: number | Uint8Array) {
+    this.bytes = typeof into === 'number' ? new Uint8Array(into) : into;
   }
 
   u8(value: number): this {
-    this.#view.setUint8(this.offset, value);
-    this.offset += 1;
+    this.bytes[this.offset++] = value;
     return this;
   }
 
   u16(value: number): this {
-    this.#view.setUint16(this.offset, value);
-    this.offset += 2;
+    this.bytes[this.offset++] = value >>> 8;
+    this.bytes[this.offset++] = value;
     return this;
   }
 
   u32(value: number): this {
-    this.#view.setUint32(this.offset, value);
-    this.offset += 4;
+    this.bytes[this.offset++] = value >>> 24;
+    this.bytes[this.offset++] = value >>> 16;
+    this.bytes[this.offset++] = value >>> 8;
+    this.bytes[this.offset++] = value;
     return this;
   }
 

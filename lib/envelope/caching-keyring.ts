@@ -62,6 +62,8 @@ interface Entry {
 export class DataKeyCache {
   readonly capacity: number;
   readonly #entries = new Map<string, Entry>();
+  /** The key of the most recently used entry (the Map's last). */
+  #newest: string | undefined;
 
   constructor(options: { capacity?: number } = {}) {
     const capacity = options.capacity ?? 1000;
@@ -82,8 +84,12 @@ export class DataKeyCache {
       this.evict(key);
       return undefined;
     }
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+    // Already the most recent (one hot key, typically): no reinsertion.
+    if (key !== this.#newest) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+      this.#newest = key;
+    }
     return entry;
   }
 
@@ -91,6 +97,7 @@ export class DataKeyCache {
   put(key: string, entry: Entry): void {
     this.evict(key);
     this.#entries.set(key, entry);
+    this.#newest = key;
     while (this.#entries.size > this.capacity) this.evict(this.#entries.keys().next().value as string);
   }
 
@@ -99,6 +106,7 @@ export class DataKeyCache {
     const entry = this.#entries.get(key);
     if (entry === undefined) return;
     this.#entries.delete(key);
+    if (key === this.#newest) this.#newest = undefined;
     entry.evicted = true;
     if (entry.users === 0) entry.dataKey.destroy();
   }
@@ -117,14 +125,45 @@ function positive(name: string, value: unknown, fallback: number, max: number): 
   return value;
 }
 
-function hashKey(parts: (string | Uint8Array)[]): string {
-  const hash = crypto.createHash('sha256');
+/** Longer keys are kept as a digest, so large encrypted data keys do not fill memory. */
+const MAX_PLAIN_KEY_LENGTH = 2048;
+
+/**
+ * The cache key of some parts after a `prefix` made by this function: each
+ * part length-prefixed (bytes as latin1), so distinct parts never make one
+ * key. Short keys stay plain strings: hashing them cost more than a 1 KiB
+ * message's AES. A digest is '#' and 44 characters; a plain key is longer
+ * or starts with a digit, so the two never meet.
+ */
+function cacheKey(parts: readonly (string | Uint8Array)[], prefix = ''): string {
+  let key = prefix;
   for (const part of parts) {
-    const bytes = typeof part === 'string' ? Buffer.from(part) : part;
-    hash.update(Buffer.from([bytes.length >>> 24, bytes.length >>> 16, bytes.length >>> 8, bytes.length]));
-    hash.update(bytes);
+    const text = typeof part === 'string' ? part : Buffer.from(part.buffer, part.byteOffset, part.length).toString('latin1');
+    key += `${text.length}:${text}`;
   }
-  return hash.digest('base64');
+  if (key.length <= MAX_PLAIN_KEY_LENGTH) return key;
+  return '#' + crypto.createHash('sha256').update(key, 'latin1').digest('base64');
+}
+
+interface LastKey {
+  readonly parts: readonly (string | Uint8Array)[];
+  readonly key: string;
+}
+
+function sameParts(a: readonly (string | Uint8Array)[], b: readonly (string | Uint8Array)[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (typeof x === 'string' || typeof y === 'string') {
+      if (x !== y) return false;
+    } else if (x.length !== y.length) {
+      return false;
+    } else {
+      for (let j = 0; j < x.length; j++) if (x[j] !== y[j]) return false;
+    }
+  }
+  return true;
 }
 
 function cacheable(suite: AlgorithmSuite): boolean {
@@ -140,6 +179,10 @@ export class CachingKeyring implements Keyring {
   readonly maxBytesEncrypted: number;
   readonly #keyring: Keyring;
   readonly #inFlight = new Map<string, Promise<Entry | undefined>>();
+  /** The first parts of this keyring's cache keys, made once. */
+  readonly #prefix: { readonly encrypt: string; readonly decrypt: string };
+  /** The last key made per kind: messages in a row mostly share suite, context (and, on decrypt, data keys). */
+  readonly #lastKey: { encrypt?: LastKey; decrypt?: LastKey } = {};
 
   constructor(options: CachingKeyringOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
@@ -155,6 +198,7 @@ export class CachingKeyring implements Keyring {
     this.maxBytesEncrypted = positive('maxBytesEncrypted', options.maxBytesEncrypted, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     this.cache = options.cache ?? new DataKeyCache({ ...(options.capacity !== undefined && { capacity: options.capacity }) });
     this.partition = options.partition ?? crypto.randomUUID();
+    this.#prefix = { encrypt: cacheKey(['encrypt', this.partition]), decrypt: cacheKey(['decrypt', this.partition]) };
   }
 
   needsDataKeyBytes(asGenerator: boolean): boolean {
@@ -169,7 +213,7 @@ export class CachingKeyring implements Keyring {
     ) {
       return this.#keyring.onEncrypt(materials);
     }
-    const key = hashKey(['encrypt', this.partition, String(materials.suite.id), serializeEncryptionContext(materials.encryptionContext)]);
+    const key = this.#key('encrypt', [String(materials.suite.id), materials.serializedContext]);
     for (;;) {
       const entry = this.cache.get(key, Date.now()) ?? (await this.#singleFlight(key, () => this.#fillForEncrypt(materials)));
       // Evicted between its fill and now (capacity pressure, or another caller used it up): fill again.
@@ -190,13 +234,23 @@ export class CachingKeyring implements Keyring {
     if (materials.dataKey !== undefined || !cacheable(materials.suite) || materials.suite.keyLength !== 32) {
       return this.#keyring.onDecrypt(materials, edks);
     }
-    const parts: (string | Uint8Array)[] = ['decrypt', this.partition, String(materials.suite.id), serializeEncryptionContext(materials.encryptionContext)];
+    const parts: (string | Uint8Array)[] = [String(materials.suite.id), serializeEncryptionContext(materials.encryptionContext)];
     for (const edk of edks) parts.push(edk.providerId, edk.rawInfo, edk.encryptedDataKey);
-    const key = hashKey(parts);
+    const key = this.#key('decrypt', parts);
     const entry = this.cache.get(key, Date.now()) ?? (await this.#singleFlight(key, () => this.#fillForDecrypt(materials, edks)));
     if (entry === undefined) return; // no EDK opened: decrypt fails as it would without the cache
     if (entry.evicted) return this.#keyring.onDecrypt(materials, edks);
     this.#lend(entry, (release) => materials.setDataKey(entry.dataKey, release));
+  }
+
+  /** The cache key of `parts`: the same string object as last time when they are equal (cheaper to build and to look up). */
+  #key(kind: 'encrypt' | 'decrypt', parts: (string | Uint8Array)[]): string {
+    const last = this.#lastKey[kind];
+    if (last !== undefined && sameParts(last.parts, parts)) return last.key;
+    const key = cacheKey(parts, this.#prefix[kind]);
+    // Copies (not Buffer#slice, a view): the caller may change the bytes it passed later.
+    this.#lastKey[kind] = { parts: parts.map((part) => (typeof part === 'string' ? part : Buffer.from(part))), key };
+    return key;
   }
 
   /** One call to the keyring per missing entry, however many callers miss it at once. */

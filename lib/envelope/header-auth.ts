@@ -13,7 +13,8 @@ import { IV_LENGTH, TAG_LENGTH } from './suites.js';
 
 const NOTHING = new Uint8Array(0);
 
-function headerAad(headerBody: Uint8Array, unstored: EncryptionContext): Uint8Array {
+/** The header tag's AAD: the header body, then the authenticated-only pairs if any. */
+export function headerAad(headerBody: Uint8Array, unstored: EncryptionContext): Uint8Array {
   const extra = serializeEncryptionContext(unstored);
   return extra.length === 0 ? headerBody : Buffer.concat([headerBody, extra]);
 }

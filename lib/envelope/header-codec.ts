@@ -71,6 +71,8 @@ export interface HeaderFields {
   encryptedDataKeys: readonly EncryptedDataKey[];
   frameLength: number;
   commitKey: Uint8Array;
+  /** The context already serialized, when the caller has it. */
+  serializedContext?: Uint8Array;
 }
 
 const MAX_U16 = 0xffff;
@@ -80,10 +82,27 @@ const encoder = new TextEncoder();
 // ignoreBOM: keep a leading U+FEFF, as @aws-crypto's Buffer#toString does.
 const lossyUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
-/** The v2 header body (everything before the header tag), framed content. */
-export function serializeHeaderBody(fields: HeaderFields): Uint8Array {
-  const context = serializeEncryptionContext(fields.encryptionContext);
-  const edks = fields.encryptedDataKeys.map((edk) => ({ id: encoder.encode(edk.providerId), info: edk.rawInfo, key: edk.encryptedDataKey }));
+/** Provider IDs are few ("hsmkms", a raw keyring's namespace): their UTF-8 is kept. */
+const providerIds = new Map<string, Uint8Array>();
+
+function providerIdBytes(id: string): Uint8Array {
+  let bytes = providerIds.get(id);
+  if (bytes === undefined) {
+    bytes = encoder.encode(id);
+    if (providerIds.size >= 64) providerIds.clear();
+    providerIds.set(id, bytes);
+  }
+  return bytes;
+}
+
+/**
+ * The v2 header body (everything before the header tag), framed content,
+ * at the start of a new buffer with `room` more bytes after it (for the
+ * rest of a message written in place).
+ */
+export function serializeHeaderBody(fields: HeaderFields, room = 0): Buffer {
+  const context = fields.serializedContext ?? serializeEncryptionContext(fields.encryptionContext);
+  const edks = fields.encryptedDataKeys.map((edk) => ({ id: providerIdBytes(edk.providerId), info: edk.rawInfo, key: edk.encryptedDataKey }));
   let length = 1 + 2 + fields.messageId.length + 2 + context.length + 2 + 1 + 4 + fields.commitKey.length;
   for (const edk of edks) {
     if (edk.id.length > MAX_U16 || edk.info.length > MAX_U16 || edk.key.length > MAX_U16) {
@@ -92,7 +111,9 @@ export function serializeHeaderBody(fields: HeaderFields): Uint8Array {
     length += 6 + edk.id.length + edk.info.length + edk.key.length;
   }
   if (edks.length > MAX_U16) throw new KmsError('LimitExceededException', 'A message holds at most 65,535 encrypted data keys');
-  const out = new ByteWriter(length)
+  // Public bytes: a slice of Node's pool is fine (and much cheaper than an ArrayBuffer of its own).
+  const bytes = Buffer.allocUnsafe(length + room);
+  const out = new ByteWriter(bytes)
     .u8(2)
     .u16(fields.suite.id)
     .bytesOf(fields.messageId)
@@ -100,13 +121,22 @@ export function serializeHeaderBody(fields: HeaderFields): Uint8Array {
     .u16(edks.length);
   for (const edk of edks) out.lengthPrefixed(edk.id).lengthPrefixed(edk.info).lengthPrefixed(edk.key);
   out.u8(ContentType.FRAMED_DATA).u32(fields.frameLength).bytesOf(fields.commitKey);
-  return out.bytes;
+  return bytes;
 }
 
 /** Options of {@link parseHeader}. */
 export interface HeaderLimits {
   /** Reject a message with more encrypted data keys than this (LimitExceededException). */
   maxEncryptedDataKeys: number;
+}
+
+/**
+ * A copy of a view into the message. Not `view.slice()`: on a Buffer that
+ * is another view, so the header would change with the caller's buffer.
+ * Buffer.from copies into Node's pool: public bytes, and fast.
+ */
+function copyOf(view: Uint8Array): Uint8Array {
+  return Buffer.from(view);
 }
 
 function readSuite(reader: ByteReader, version: number): AlgorithmSuite {
@@ -128,8 +158,8 @@ function readEncryptedDataKeys(reader: ByteReader, limits: HeaderLimits): Encryp
   for (let i = 0; i < count; i++) {
     const providerId = lossyUtf8.decode(reader.lengthPrefixed());
     // Copies: the header outlives the caller's buffer, which they may reuse.
-    const rawInfo = reader.lengthPrefixed().slice();
-    const encryptedDataKey = reader.lengthPrefixed().slice();
+    const rawInfo = copyOf(reader.lengthPrefixed());
+    const encryptedDataKey = copyOf(reader.lengthPrefixed());
     edks.push(Object.freeze({ providerId, providerInfo: lossyUtf8.decode(rawInfo), rawInfo, encryptedDataKey }));
   }
   return edks;
@@ -155,19 +185,19 @@ export function parseHeader(bytes: Uint8Array, limits: HeaderLimits): ParsedHead
   if (version !== 1 && version !== 2) throw invalidMessage('unknown message format version');
   if (version === 1 && reader.u8() !== V1_TYPE) throw invalidMessage('unknown message type');
   const suite = readSuite(reader, version);
-  const messageId = reader.take(suite.messageIdLength).slice();
+  const messageId = copyOf(reader.take(suite.messageIdLength));
   const encryptionContext = parseEncryptionContext(reader.lengthPrefixed());
   const encryptedDataKeys = readEncryptedDataKeys(reader, limits);
   const contentType = readContentType(reader);
   let frameLength: number;
-  let suiteData = new Uint8Array(0);
+  let suiteData: Uint8Array = new Uint8Array(0);
   if (version === 1) {
     if (reader.u32() !== 0) throw invalidMessage('the reserved field is not zero');
     if (reader.u8() !== IV_LENGTH) throw invalidMessage('unsupported IV length');
     frameLength = reader.u32();
   } else {
     frameLength = reader.u32();
-    suiteData = reader.take(COMMIT_KEY_LENGTH).slice();
+    suiteData = copyOf(reader.take(COMMIT_KEY_LENGTH));
   }
   checkFrameLength(contentType, frameLength);
   const headerBody = bytes.subarray(0, reader.offset);

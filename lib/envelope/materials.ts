@@ -7,7 +7,7 @@
  */
 import crypto from 'node:crypto';
 import { aead, AeadKey } from '../aead.js';
-import type { EncryptionContext } from '../encryption-context.js';
+import { serializeEncryptionContext, type EncryptionContext } from '../encryption-context.js';
 import type { EncryptedDataKey } from './header-codec.js';
 import type { PlaintextDataKey } from './kdf.js';
 import type { AlgorithmSuite } from './suites.js';
@@ -18,6 +18,7 @@ export class EncryptionMaterials {
   #dataKey: AeadKey | undefined;
   #bytes: Uint8Array | undefined;
   #release: (() => void) | undefined;
+  #serializedContext: Uint8Array | undefined;
 
   /**
    * @param exposeBytes true when some keyring of this operation wraps the
@@ -31,6 +32,11 @@ export class EncryptionMaterials {
     readonly exposeBytes: boolean,
     readonly plaintextLength?: number,
   ) {}
+
+  /** The context as the header stores it (computed once per message). */
+  get serializedContext(): Uint8Array {
+    return (this.#serializedContext ??= serializeEncryptionContext(this.encryptionContext));
+  }
 
   /** The data key, once the generator has made it. */
   get dataKey(): AeadKey | undefined {
@@ -67,7 +73,8 @@ export class EncryptionMaterials {
   }
 
   addEncryptedDataKey(edk: EncryptedDataKey): void {
-    this.encryptedDataKeys.push(Object.freeze({ ...edk }));
+    // A frozen one (a cached copy) cannot change under us: no need to copy it.
+    this.encryptedDataKeys.push(Object.isFrozen(edk) ? edk : Object.freeze({ ...edk }));
   }
 
   /** Wipes the bytes copy (the key handle is the operation's to destroy). */

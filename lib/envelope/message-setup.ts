@@ -12,9 +12,9 @@ import { pooledRandomBytes } from '../random-pool.js';
 import type { EncryptionContext } from '../encryption-context.js';
 import { NativeContentKey, type ContentKey } from './content-key.js';
 import { PUBLIC_KEY_FIELD, reconcileContext } from './context-codec.js';
-import { ContentType, serializeHeaderBody, type MessageHeader, type ParsedHeader } from './header-codec.js';
+import { ContentType, serializeHeaderBody, type EncryptedDataKey, type MessageHeader, type ParsedHeader } from './header-codec.js';
 import { headerTag, verifyHeaderTag } from './header-auth.js';
-import { deriveCommitKey, deriveContentKey } from './kdf.js';
+import { deriveCommitKey, deriveContentKey, type PlaintextDataKey } from './kdf.js';
 import { DecryptionMaterials, EncryptionMaterials } from './materials.js';
 import { invalidMessage } from './message-errors.js';
 import type { CheckedDecryptOptions, CheckedEncryptOptions } from './options.js';
@@ -35,11 +35,25 @@ export interface EncryptionSetup {
 
 const MESSAGE_ID_LENGTH = 32;
 
-/** Gets a data key from the keyring and builds the header of a new message. */
-export async function prepareEncryption(opts: CheckedEncryptOptions, plaintextLength?: number): Promise<EncryptionSetup> {
+/** The keyring's part of a new message; release() once the message is written. */
+export interface EncryptionKeys {
+  readonly encryptionContext: EncryptionContext;
+  readonly dataKey: AeadKey;
+  readonly encryptedDataKeys: readonly EncryptedDataKey[];
+  readonly signer: MessageSigner | undefined;
+  /** A fresh random message ID. */
+  readonly messageId: Uint8Array;
+  /** The context as the header stores it. */
+  readonly serializedContext: Uint8Array;
+  /** Hands the data key back to the keyring (a cache) or destroys it. */
+  release(): void;
+}
+
+/** Gets a data key and its encrypted copies from the keyring. */
+export async function encryptionKeys(opts: CheckedEncryptOptions, plaintextLength?: number): Promise<EncryptionKeys> {
   const { suite, keyring } = opts;
   const signer = suite.signature === undefined ? undefined : new MessageSigner(suite.signature);
-  const encryptionContext: EncryptionContext = Object.freeze(signer === undefined ? opts.encryptionContext : { ...opts.encryptionContext, [PUBLIC_KEY_FIELD]: signer.publicKey });
+  const encryptionContext: EncryptionContext = signer === undefined ? opts.encryptionContext : Object.freeze({ ...opts.encryptionContext, [PUBLIC_KEY_FIELD]: signer.publicKey });
   const materials = new EncryptionMaterials(suite, encryptionContext, keyring.needsDataKeyBytes(true), plaintextLength);
   try {
     await keyring.onEncrypt(materials);
@@ -48,25 +62,44 @@ export async function prepareEncryption(opts: CheckedEncryptOptions, plaintextLe
     if (dataKey === undefined || edks.length === 0) throw new KmsError('ValidationException', 'The keyring made no encrypted data key');
     if (edks.length > opts.maxEncryptedDataKeys) throw new KmsError('LimitExceededException', `The keyring made ${edks.length} encrypted data keys, more than maxEncryptedDataKeys`);
     const messageId = pooledRandomBytes(MESSAGE_ID_LENGTH);
-    const commitKey = deriveCommitKey(dataKey, messageId);
-    const contentKey = deriveContentKey(dataKey, suite, messageId);
-    const headerBody = serializeHeaderBody({ suite, messageId, encryptionContext, encryptedDataKeys: edks, frameLength: opts.frameLength, commitKey });
-    const headerBytes = Buffer.concat([headerBody, headerTag(contentKey, headerBody)]);
-    const header: MessageHeader = Object.freeze({
-      version: 2,
-      suiteId: suite.id,
-      messageId,
-      encryptionContext,
-      encryptedDataKeys: Object.freeze([...edks]),
-      contentType: ContentType.FRAMED_DATA,
-      frameLength: opts.frameLength,
-      suiteData: commitKey,
-      headerLength: headerBytes.length,
-    });
-    return { header, headerBytes, contentKey, signer, dispose: () => contentKey.destroy() };
+    return { encryptionContext, dataKey, encryptedDataKeys: edks, signer, messageId, serializedContext: materials.serializedContext, release: () => materials.releaseDataKey() };
+  } catch (error) {
+    materials.releaseDataKey();
+    throw error;
   } finally {
     materials.dispose();
-    materials.releaseDataKey();
+  }
+}
+
+/** The header a new message reports (plain data, frozen). */
+export function newHeader(opts: CheckedEncryptOptions, keys: EncryptionKeys, commitKey: Uint8Array, headerLength: number): MessageHeader {
+  return Object.freeze({
+    version: 2,
+    suiteId: opts.suite.id,
+    messageId: keys.messageId,
+    encryptionContext: keys.encryptionContext,
+    encryptedDataKeys: Object.freeze([...keys.encryptedDataKeys]),
+    contentType: ContentType.FRAMED_DATA,
+    frameLength: opts.frameLength,
+    suiteData: commitKey,
+    headerLength,
+  });
+}
+
+/** Gets a data key from the keyring and builds the header of a new message. */
+export async function prepareEncryption(opts: CheckedEncryptOptions, plaintextLength?: number): Promise<EncryptionSetup> {
+  const keys = await encryptionKeys(opts, plaintextLength);
+  try {
+    const { suite, frameLength } = opts;
+    const { messageId, encryptionContext, dataKey } = keys;
+    const commitKey = deriveCommitKey(dataKey, messageId);
+    const contentKey = deriveContentKey(dataKey, suite, messageId);
+    const headerBody = serializeHeaderBody({ suite, messageId, encryptionContext, encryptedDataKeys: keys.encryptedDataKeys, frameLength, commitKey, serializedContext: keys.serializedContext });
+    const headerBytes = Buffer.concat([headerBody, headerTag(contentKey, headerBody)]);
+    const header = newHeader(opts, keys, commitKey, headerBytes.length);
+    return { header, headerBytes, contentKey, signer: keys.signer, dispose: () => contentKey.destroy() };
+  } finally {
+    keys.release();
   }
 }
 
@@ -97,12 +130,21 @@ function signatureVerifier(parsed: ParsedHeader): MessageVerifier | undefined {
   return new MessageVerifier(signature, encodedKey);
 }
 
+/** The data key of a received message, from the keyring; dispose() when done. */
+export interface DecryptionKeys {
+  readonly dataKey: PlaintextDataKey;
+  readonly verifier: MessageVerifier | undefined;
+  /** The caller's authenticated-only pairs (the header tag's extra AAD). */
+  readonly unstored: EncryptionContext;
+  readonly materials: DecryptionMaterials;
+}
+
 /**
- * Checks a parsed header and opens its keys. InvalidCiphertextException for
- * a context mismatch, no unwrappable data key, a commitment mismatch or a
- * bad header tag; UnsupportedOperationException for v1 without opt-in.
+ * Checks a parsed header's policy and context and gets its data key from the
+ * keyring. InvalidCiphertextException for a context mismatch or no
+ * unwrappable data key; UnsupportedOperationException for v1 without opt-in.
  */
-export async function prepareDecryption(parsed: ParsedHeader, opts: CheckedDecryptOptions): Promise<DecryptionSetup> {
+export async function decryptionKeys(parsed: ParsedHeader, opts: CheckedDecryptOptions): Promise<DecryptionKeys> {
   checkPolicy(parsed, opts);
   const verifier = signatureVerifier(parsed);
   const { full, unstored } = reconcileContext(parsed.header.encryptionContext, opts.encryptionContext);
@@ -111,6 +153,21 @@ export async function prepareDecryption(parsed: ParsedHeader, opts: CheckedDecry
     await opts.keyring.onDecrypt(materials, parsed.header.encryptedDataKeys);
     const dataKey = materials.dataKey;
     if (dataKey === undefined) throw invalidMessage('no keyring could decrypt a data key');
+    return { dataKey, verifier, unstored, materials };
+  } catch (error) {
+    materials.dispose();
+    throw error;
+  }
+}
+
+/**
+ * Checks a parsed header and opens its keys. InvalidCiphertextException for
+ * a context mismatch, no unwrappable data key, a commitment mismatch or a
+ * bad header tag; UnsupportedOperationException for v1 without opt-in.
+ */
+export async function prepareDecryption(parsed: ParsedHeader, opts: CheckedDecryptOptions): Promise<DecryptionSetup> {
+  const { dataKey, verifier, unstored, materials } = await decryptionKeys(parsed, opts);
+  try {
     const { messageId } = parsed.header;
     if (parsed.suite.committing) {
       const commitKey = deriveCommitKey(dataKey as AeadKey, messageId);

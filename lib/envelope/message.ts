@@ -10,6 +10,7 @@ import { IncompleteMessage, invalidMessage } from './message-errors.js';
 import { prepareDecryption, prepareEncryption } from './message-setup.js';
 import { checkDecryptOptions, checkEncryptOptions, type EnvelopeDecryptOptions, type EnvelopeEncryptOptions } from './options.js';
 import { MAX_SIGNATURE_LENGTH, readFooter, writeFooter } from './signature.js';
+import { decryptSmall, encryptSmall, isSmallBody, isSmallPlaintext } from './small-message.js';
 
 /** What `envelope.encrypt` resolves to (the shape of @aws-crypto's encrypt). */
 export interface EnvelopeEncryptResult {
@@ -32,6 +33,7 @@ export interface EnvelopeDecryptResult {
 export async function encrypt(plaintext: Uint8Array, options: EnvelopeEncryptOptions): Promise<EnvelopeEncryptResult> {
   const input = toBytes('plaintext', plaintext);
   const opts = checkEncryptOptions(options);
+  if (isSmallPlaintext(input.length, opts.frameLength)) return await encryptSmall(input, opts);
   const plan = planFrames(input.length, opts.frameLength);
   const setup = await prepareEncryption(opts, input.length);
   try {
@@ -92,6 +94,7 @@ export async function decrypt(message: Uint8Array, options: EnvelopeDecryptOptio
   const parsed = readHeader(bytes, opts.maxEncryptedDataKeys);
   const layout = readBody(bytes, parsed);
   const signature = readEnd(bytes, layout.end, parsed.suite.signature !== undefined);
+  if (isSmallBody(parsed, layout)) return await decryptSmall(bytes, parsed, layout, signature, opts);
   const setup = await prepareDecryption(parsed, opts);
   const plaintext = Buffer.allocUnsafeSlow(layout.plaintextLength);
   try {

@@ -13,6 +13,7 @@
 #include "env_state.h"
 #include "key_transform_functions.h"
 #include "root_functions.h"
+#include "small_message_functions.h"
 
 namespace hsmkms::binding {
 namespace {
@@ -52,6 +53,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportAeadFunctions(env, exports);
   ExportKeyTransformFunctions(env, exports);
   ExportRootFunctions(env, exports);
+  ExportSmallMessageFunctions(env, exports);
   return exports;
 }
 

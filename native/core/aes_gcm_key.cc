@@ -179,19 +179,26 @@ Status AesGcmKey::Seal(const uint8_t* iv, const uint8_t* in, size_t in_len, cons
 Status AesGcmKey::Open(const uint8_t* sealed, size_t sealed_len, const uint8_t* aad,
                        size_t aad_len, uint8_t* out) noexcept {
   if (sealed_len < kOverhead) return Status::kInvalidCiphertext;
+  const size_t len = sealed_len - kOverhead;
+  return OpenParts(sealed, sealed + kIvSize, len, sealed + kIvSize + len, aad, aad_len, out);
+}
+
+Status AesGcmKey::OpenParts(const uint8_t* iv, const uint8_t* ciphertext, size_t len,
+                            const uint8_t* tag, const uint8_t* aad, size_t aad_len,
+                            uint8_t* out) noexcept {
   Lease lease(this);
   EVP_CIPHER_CTX* ctx = lease.get();
   if (ctx == nullptr) return Status::kKeyUnavailable;
-  const size_t len = sealed_len - kOverhead;
-  uint8_t tag[kTagSize];
-  std::memcpy(tag, sealed + kIvSize + len, kTagSize);
+  // A copy: OSSL_PARAM takes a non-const pointer.
+  uint8_t expected[kTagSize];
+  std::memcpy(expected, tag, kTagSize);
   OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, kTagSize),
+      OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, expected, kTagSize),
       OSSL_PARAM_construct_end()};
   int final_len = 0;
-  const bool ok = EVP_DecryptInit_ex2(ctx, nullptr, nullptr, sealed, nullptr) == 1 &&
+  const bool ok = EVP_DecryptInit_ex2(ctx, nullptr, nullptr, iv, nullptr) == 1 &&
                   (aad_len == 0 || UpdateAll(EVP_DecryptUpdate, ctx, nullptr, aad, aad_len)) &&
-                  UpdateAll(EVP_DecryptUpdate, ctx, out, sealed + kIvSize, len) &&
+                  UpdateAll(EVP_DecryptUpdate, ctx, out, ciphertext, len) &&
                   EVP_CIPHER_CTX_set_params(ctx, params) == 1 &&
                   EVP_DecryptFinal_ex(ctx, out + len, &final_len) == 1;
   if (!ok) {

@@ -52,6 +52,10 @@ class AesGcmKey {
   // `out` is wiped and kInvalidCiphertext returned.
   [[nodiscard]] Status Open(const uint8_t* sealed, size_t sealed_len, const uint8_t* aad,
                             size_t aad_len, uint8_t* out) noexcept;
+  // As Open, for an IV (kIvSize), ciphertext and tag (kTagSize) stored apart.
+  [[nodiscard]] Status OpenParts(const uint8_t* iv, const uint8_t* ciphertext, size_t len,
+                                 const uint8_t* tag, const uint8_t* aad, size_t aad_len,
+                                 uint8_t* out) noexcept;
 
   // Wipes the key bytes and idle contexts now; contexts in use are freed
   // when returned. Later operations fail with kKeyUnavailable.

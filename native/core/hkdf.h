@@ -19,4 +19,17 @@ enum class HkdfDigest { kSha256, kSha384, kSha512 };
                           const uint8_t* salt, size_t salt_len, const uint8_t* info,
                           size_t info_len, uint8_t* out, size_t out_len) noexcept;
 
+// The digest's output size: the length of a pseudorandom key (PRK).
+[[nodiscard]] size_t HkdfDigestSize(HkdfDigest digest) noexcept;
+
+// HKDF-Extract alone: writes HkdfDigestSize(digest) bytes of PRK to `prk`.
+// With HkdfExpand, lets one extract serve several outputs of one salt/ikm.
+[[nodiscard]] Status HkdfExtract(HkdfDigest digest, const uint8_t* ikm, size_t ikm_len,
+                                 const uint8_t* salt, size_t salt_len, uint8_t* prk) noexcept;
+
+// HKDF-Expand alone, from a PRK made by HkdfExtract.
+[[nodiscard]] Status HkdfExpand(HkdfDigest digest, const uint8_t* prk, size_t prk_len,
+                                const uint8_t* info, size_t info_len, uint8_t* out,
+                                size_t out_len) noexcept;
+
 }  // namespace hsmkms::core

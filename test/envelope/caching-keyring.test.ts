@@ -102,6 +102,35 @@ describe('CachingKeyring', () => {
     await decrypts(result, Buffer.from('b'), { tenant: 'b' });
   });
 
+  it('repeated hits on the newest entry keep the least-recently-used order', async () => {
+    const { keyring, calls } = cachingKeyring({ capacity: 2 });
+    const run = (tenant: string) => envelope.encrypt(Buffer.from(tenant), { keyring, encryptionContext: { tenant } });
+    await run('a');
+    await run('b');
+    await run('b'); // hits on the newest
+    await run('b');
+    await run('a'); // a becomes the newest; b the least recently used
+    await run('c'); // evicts b
+    await run('a');
+    expect(calls.generateDataKeyHandle).toBe(3);
+    await run('b');
+    expect(calls.generateDataKeyHandle).toBe(4);
+  });
+
+  it('a caller changing a returned header\'s data key bytes does not confuse the decrypt cache', async () => {
+    // Two data keys (two caches) under one context, then one caching keyring decrypting both.
+    const a = await envelope.encrypt(Buffer.from('a'), { keyring: cachingKeyring().keyring });
+    const b = await envelope.encrypt(Buffer.from('b'), { keyring: cachingKeyring().keyring });
+    const { keyring, calls } = cachingKeyring();
+    const opened = await envelope.decrypt(a.result, { keyring });
+    const edkB = b.header.encryptedDataKeys[0]!.encryptedDataKey;
+    expect(opened.header.encryptedDataKeys[0]!.encryptedDataKey.length).toBe(edkB.length);
+    opened.header.encryptedDataKeys[0]!.encryptedDataKey.set(edkB); // now equal to b's
+    expect((await envelope.decrypt(b.result, { keyring })).plaintext.toString()).toBe('b');
+    expect((await envelope.decrypt(a.result, { keyring })).plaintext.toString()).toBe('a');
+    expect(calls.decryptDataKey ?? calls.decrypt).toBe(2);
+  });
+
   it('keyrings sharing one DataKeyCache keep to their partitions', async () => {
     const cache = new DataKeyCache({ capacity: 10 });
     const one = cachingKeyring({ cache });
