@@ -1,19 +1,19 @@
 // Envelope suite (issue 5): streams and small messages, hsmkms against
-// @aws-crypto/client-node 5.0.2 in the same process, plus the AEAD engine's
-// all-core throughput as the ceiling and the peak RSS of a 1 GiB stream (in a
-// child process). Rounds visit every case in turn (order reversed on odd
+// @aws-crypto/client-node 5.0.2, plus the AEAD engine's all-core throughput
+// as the ceiling and the peak RSS of a 1 GiB stream (in a child process).
+// Each library's streams run warmed up in a child process of their own
+// (stream-child.mjs); small messages and the ceiling run in this one. Rounds visit every case in turn (order reversed on odd
 // rounds); a value is the median over rounds, a ratio the median of
 // per-round ratios.
 //
 //   node bench/envelope/envelope.mjs [--quick] [--out FILE]
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { ROOT_DIR, MiB, KiB, emit, loadHsmkms, log, measureWindow, median, parseSuiteArgs } from '../lib/common.mjs';
 
 const args = parseSuiteArgs();
@@ -35,64 +35,48 @@ const CHUNK = 64 * KiB;
 const aesKey = crypto.randomBytes(32);
 const names = { keyName: 'bench', keyNamespace: 'hsmkms-bench' };
 const ours = new RawAesKeyring({ ...names, unencryptedMasterKey: aesKey, utf8Sorting: true });
-const theirs = () => new RawAesKeyringNode({ ...names, unencryptedMasterKey: Uint8Array.from(aesKey), wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING, utf8Sorting: true });
-const theirKeyring = theirs();
+const theirKeyring = new RawAesKeyringNode({ ...names, unencryptedMasterKey: Uint8Array.from(aesKey), wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING, utf8Sorting: true });
 
+// The AEAD ceiling's 64 KiB input.
 const source = crypto.randomBytes(CHUNK);
-function* plaintextChunks(total) {
-  for (let at = 0; at < total; at += CHUNK) yield at + CHUNK <= total ? source : source.subarray(0, total - at);
-}
-function* messageChunks(message) {
-  for (let at = 0; at < message.length; at += CHUNK) yield message.subarray(at, at + CHUNK);
-}
-const sink = () => new Writable({ highWaterMark: CHUNK, write(_c, _e, cb) { cb(); } });
 
-/** MB/s of one pass of `total` bytes through a transform. */
-async function streamMBps(total, makeSource, makeTransform) {
-  const t0 = performance.now();
-  await pipeline(Readable.from(makeSource()), makeTransform(), sink());
-  return total / ((performance.now() - t0) * 1000);
+// Stream cases: each library in a child process of its own (stream-child.mjs),
+// warmed up there, asked for one measured pass at a time.
+const streamChildren = {};
+async function startStreamChild(library) {
+  const child = fork(path.join(path.dirname(fileURLToPath(import.meta.url)), 'stream-child.mjs'), [library, String(STREAM_BYTES), String(PEER_SMALL_FRAME_BYTES)]);
+  const waiting = [];
+  child.on('message', (message) => waiting.shift()?.(message));
+  child.on('exit', (code) => {
+    for (const reject of waiting.splice(0)) reject({ error: `stream child ${library} exited (${code})` });
+  });
+  const ask = (message) => new Promise((resolve) => {
+    waiting.push(resolve);
+    if (message) child.send(message);
+  });
+  log(`envelope: warming up ${library}'s streams in a child`);
+  const ready = await ask(null);
+  if (!ready.ready) throw new Error(ready.error);
+  streamChildren[library] = { child, ask };
 }
-
-async function collect(iterable, transform) {
-  const parts = [];
-  await pipeline(Readable.from(iterable), transform, new Writable({ write(c, _e, cb) { parts.push(c); cb(); } }));
-  return Buffer.concat(parts);
-}
-
-// Messages to decrypt, made once (the same bytes every round).
-log('envelope: preparing messages');
-const messages = {};
-for (const [id, suite, frameLength, total, maker] of [
-  ['hsmkms-0478', 0x0478, 64 * KiB, STREAM_BYTES, 'ours'],
-  ['hsmkms-0578', 0x0578, 64 * KiB, STREAM_BYTES, 'ours'],
-  ['peer-0478-default', 0x0478, undefined, PEER_SMALL_FRAME_BYTES, 'peer'],
-  ['peer-0578-64k', 0x0578, 64 * KiB, STREAM_BYTES, 'peer'],
-]) {
-  const transform = maker === 'ours'
-    ? envelope.encryptStream({ keyring: ours, algorithmSuite: suite, frameLength })
-    : peer.encryptStream(theirKeyring, { suiteId: suite, ...(frameLength && { frameLength }) });
-  messages[id] = { bytes: await collect(plaintextChunks(total), transform), total };
+await startStreamChild('hsmkms');
+await startStreamChild('peer');
+async function childPass(library, id) {
+  const reply = await streamChildren[library].ask({ run: id });
+  if (reply.mbps === undefined) throw new Error(reply.error ?? `no result for ${id}`);
+  return reply.mbps;
 }
 
 const streamCases = [
-  { id: 'hsmkms-0478-enc', label: 'hsmkms encryptStream 0x0478, 64 KiB frames', op: 'encrypt', suite: 0x0478, total: STREAM_BYTES,
-    run: () => streamMBps(STREAM_BYTES, () => plaintextChunks(STREAM_BYTES), () => envelope.encryptStream({ keyring: ours })) },
-  { id: 'hsmkms-0478-dec', label: 'hsmkms decryptStream 0x0478, 64 KiB frames', op: 'decrypt', suite: 0x0478, total: STREAM_BYTES,
-    run: () => streamMBps(STREAM_BYTES, () => messageChunks(messages['hsmkms-0478'].bytes), () => envelope.decryptStream({ keyring: ours })) },
-  { id: 'hsmkms-0578-enc', label: 'hsmkms encryptStream 0x0578, 64 KiB frames', op: 'encrypt', suite: 0x0578, total: STREAM_BYTES,
-    run: () => streamMBps(STREAM_BYTES, () => plaintextChunks(STREAM_BYTES), () => envelope.encryptStream({ keyring: ours, algorithmSuite: 0x0578 })) },
-  { id: 'hsmkms-0578-dec', label: 'hsmkms decryptStream 0x0578, 64 KiB frames', op: 'decrypt', suite: 0x0578, total: STREAM_BYTES,
-    run: () => streamMBps(STREAM_BYTES, () => messageChunks(messages['hsmkms-0578'].bytes), () => envelope.decryptStream({ keyring: ours })) },
-  { id: 'peer-0478-default-enc', label: 'client-node encryptStream 0x0478, defaults (4 KiB frames)', op: 'encrypt', suite: 0x0478, total: PEER_SMALL_FRAME_BYTES,
-    run: () => streamMBps(PEER_SMALL_FRAME_BYTES, () => plaintextChunks(PEER_SMALL_FRAME_BYTES), () => peer.encryptStream(theirKeyring, { suiteId: 0x0478 })) },
-  { id: 'peer-0478-default-dec', label: 'client-node decryptStream 0x0478, defaults (4 KiB frames)', op: 'decrypt', suite: 0x0478, total: PEER_SMALL_FRAME_BYTES,
-    run: () => streamMBps(PEER_SMALL_FRAME_BYTES, () => messageChunks(messages['peer-0478-default'].bytes), () => peer.decryptStream(theirKeyring)) },
-  { id: 'peer-0578-64k-enc', label: 'client-node encryptStream 0x0578, 64 KiB frames', op: 'encrypt', suite: 0x0578, total: STREAM_BYTES,
-    run: () => streamMBps(STREAM_BYTES, () => plaintextChunks(STREAM_BYTES), () => peer.encryptStream(theirKeyring, { suiteId: 0x0578, frameLength: 64 * KiB })) },
-  { id: 'peer-0578-64k-dec', label: 'client-node decryptStream 0x0578, 64 KiB frames', op: 'decrypt', suite: 0x0578, total: STREAM_BYTES,
-    run: () => streamMBps(STREAM_BYTES, () => messageChunks(messages['peer-0578-64k'].bytes), () => peer.decryptStream(theirKeyring)) },
-];
+  { id: 'hsmkms-0478-enc', label: 'hsmkms encryptStream 0x0478, 64 KiB frames', op: 'encrypt', suite: 0x0478, total: STREAM_BYTES, library: 'hsmkms' },
+  { id: 'hsmkms-0478-dec', label: 'hsmkms decryptStream 0x0478, 64 KiB frames', op: 'decrypt', suite: 0x0478, total: STREAM_BYTES, library: 'hsmkms' },
+  { id: 'hsmkms-0578-enc', label: 'hsmkms encryptStream 0x0578, 64 KiB frames', op: 'encrypt', suite: 0x0578, total: STREAM_BYTES, library: 'hsmkms' },
+  { id: 'hsmkms-0578-dec', label: 'hsmkms decryptStream 0x0578, 64 KiB frames', op: 'decrypt', suite: 0x0578, total: STREAM_BYTES, library: 'hsmkms' },
+  { id: 'peer-0478-default-enc', label: 'client-node encryptStream 0x0478, defaults (4 KiB frames)', op: 'encrypt', suite: 0x0478, total: PEER_SMALL_FRAME_BYTES, library: 'peer' },
+  { id: 'peer-0478-default-dec', label: 'client-node decryptStream 0x0478, defaults (4 KiB frames)', op: 'decrypt', suite: 0x0478, total: PEER_SMALL_FRAME_BYTES, library: 'peer' },
+  { id: 'peer-0578-64k-enc', label: 'client-node encryptStream 0x0578, 64 KiB frames', op: 'encrypt', suite: 0x0578, total: STREAM_BYTES, library: 'peer' },
+  { id: 'peer-0578-64k-dec', label: 'client-node decryptStream 0x0578, 64 KiB frames', op: 'decrypt', suite: 0x0578, total: STREAM_BYTES, library: 'peer' },
+].map((c) => ({ ...c, run: () => childPass(c.library, c.id) }));
 
 // The ceiling: the AEAD engine on every worker, 64 KiB messages, recycled outputs,
 // as many in flight as a stream keeps (threads x 2 + 2).
@@ -160,6 +144,12 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 await kms.close?.();
+// Reaped before the report reads this process's CPU time (children's included).
+await Promise.all(Object.values(streamChildren).map(({ child }) => {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.send({ exit: true });
+  return exited;
+}));
 fs.rmSync(dir, { recursive: true, force: true });
 
 // Peak RSS of a 1 GiB stream: encryptStream -> decryptStream -> verifying sink, in a child.
