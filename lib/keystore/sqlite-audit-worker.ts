@@ -29,6 +29,8 @@ try {
 const db = new Database(file);
 db.pragma(`busy_timeout = ${busyTimeoutMs}`);
 db.pragma('synchronous = FULL');
+// The batch below is materialised and sorted: in memory, not in a temp file per statement.
+db.pragma('temp_store = MEMORY');
 // SQLite reads the JSON rows itself: parsing them here and binding eight
 // values per row cost more than the inserts. Converted to JSONB once, each
 // row's eight fields are read without parsing its text again.

@@ -62,14 +62,14 @@ export class AuditWriter {
     if (this.#pending.length >= MAX_BATCH) this.#scheduleHandOver();
   }
 
-  /** A flush after this turn's operations (one hand-over takes all their records), unless one runs or the store refuses. */
+  /** Whole batches handed over after this turn's operations (one hand-over for all of them), unless a flush runs or the store refuses. */
   #scheduleHandOver(): void {
     if (this.#handOver || this.#refused || this.#closed) return;
     this.#handOver = true;
     setImmediate(() => {
       this.#handOver = false;
       // A flush in progress schedules the next one itself when it ends.
-      if (this.#flushing === null && !this.#refused) void this.flush();
+      if (this.#flushing === null && !this.#refused) void this.#flush(true);
     });
   }
 
@@ -84,9 +84,15 @@ export class AuditWriter {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
+    await this.#flush(false);
+  }
+
+  /** Writes what is pending (only whole batches when `fullBatches`: the timer takes the rest). */
+  async #flush(fullBatches: boolean): Promise<void> {
     while (this.#flushing !== null) await this.#flushing;
-    if (this.#pending.length === 0) return;
-    this.#flushing = this.#writeOut(this.#pending.length);
+    const count = fullBatches ? this.#pending.length - (this.#pending.length % MAX_BATCH) : this.#pending.length;
+    if (count === 0) return;
+    this.#flushing = this.#writeOut(count);
     try {
       await this.#flushing;
     } finally {

@@ -46,12 +46,16 @@ describe('AuditWriter', () => {
     for (let i = 0; i < 127; i++) writer.append(record(i));
     await new Promise((resolve) => setImmediate(resolve));
     expect(double.calls()).toBe(0);
-    writer.append(record(127));
+    for (let i = 127; i < 200; i++) writer.append(record(i));
     await new Promise((resolve) => setImmediate(resolve));
+    // Whole batches only: the 72 left wait for the timer (or close).
     expect(double.calls()).toBe(1);
     await settleAll(double.pending);
     expect(double.written).toHaveLength(128);
-    await writer.close();
+    const closed = writer.close();
+    await settleAll(double.pending);
+    await closed;
+    expect(double.written.map((r) => r.time.getTime())).toStrictEqual(Array.from({ length: 200 }, (_, i) => i));
   });
 
   it('hands every batch of a flush over before the first one commits', async () => {

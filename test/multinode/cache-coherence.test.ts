@@ -69,17 +69,22 @@ describe('several nodes on one PostgreSQL store', () => {
     expect((await c.call('encrypt', { keyId: 'alias/shared', plaintext })).keyId).toContain(keyMetadata.keyId);
   });
 
-  it('the hot path makes zero database queries with warm caches', async () => {
+  it('the hot path makes no database query per operation with warm caches (audit batches only)', async () => {
     const node = await start({ cacheTtlMs: 60_000, auditFlushMs: 60_000 });
     const { keyMetadata } = await a.call('createKey', {});
     await node.call('hotLoop', { keyId: keyMetadata.keyId, ms: 100, concurrency: 2 }); // warm
     const before = await node.call('stats');
     const { counts } = await node.call('hotLoop', { keyId: keyMetadata.keyId, ms: 1000, concurrency: 4 });
     const after = await node.call('stats');
-    console.log(`hot path: ${counts.ok} encrypt+decrypt+generateDataKey rounds, ${after.queries - before.queries} queries`);
+    const changed = Object.keys(after.calls).filter((method) => after.calls[method] !== before.calls[method]);
+    const batches = (after.calls.appendAudit ?? 0) - (before.calls.appendAudit ?? 0);
+    console.log(`hot path: ${counts.ok} encrypt+decrypt+generateDataKey rounds, ${after.queries - before.queries} queries in ${batches} audit batches`);
     expect(counts.ok).toBeGreaterThan(20);
     expect(Object.keys(counts).sort()).toStrictEqual(['encrypted', 'ok']);
-    expect(after.queries - before.queries).toBe(0);
+    // No key, version, alias or generation read: only full audit batches (128 records; the timer is 60 s away).
+    expect(changed.filter((method) => method !== 'appendAudit')).toStrictEqual([]);
+    expect(batches).toBeLessThanOrEqual(Math.floor((3 * counts.ok) / 128) + 1); // + what the warm-up left pending
+    if (batches === 0) expect(after.queries - before.queries).toBe(0);
     await node.close();
   });
 
