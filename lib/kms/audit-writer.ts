@@ -8,7 +8,7 @@
  * busy process otherwise held thousands of records per 100 ms in the JS
  * heap, and every young-generation GC copied them (pauses of 3-6 ms). The
  * store still commits them together (SQLite's audit worker commits what
- * arrived during its last disk sync in one transaction).
+ * arrived in one transaction, at most one every 10 ms).
  */
 import type { AuditRecord, KeyStore } from '../keystore/index.js';
 
