@@ -4,6 +4,7 @@
 // Used by scripts/fuzz.mjs (`npm run fuzz`) and test/fuzz/bounded-fuzz.test.ts.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -74,20 +75,24 @@ export function runTarget(target, { seconds, corpusDir, seeds, artifactDir, extr
   const args = [corpusDir, ...seeds, `-max_total_time=${seconds}`, '-print_final_stats=1',
     `-artifact_prefix=${prefix}`, '-rss_limit_mb=2048', `-timeout=${UNIT_TIMEOUT_SECONDS}`, ...extraArgs];
   const { file, args: argv, env } = command(target, args);
+  // Output to a file, not a pipe: in a JS target libFuzzer writes through C
+  // stdio to fds that Node made non-blocking, and a full pipe dropped its
+  // last lines (the recommended dictionary was cut short and the final
+  // stats never arrived, so a clean run read as 0 executions).
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), `hsmkms-fuzz-${target.name}-`));
+  const logFile = path.join(logDir, 'output.log');
+  const logFd = fs.openSync(logFile, 'w');
   return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const keep = (chunk) => {
-      output += chunk;
-      if (output.length > 4_000_000) output = output.slice(-2_000_000);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
+    const child = spawn(file, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', logFd, logFd] });
+    fs.closeSync(logFd);
     // A hard stop well past the fuzzing time (start-up, seeds, final stats).
     const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 120) * 1000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      const full = fs.readFileSync(logFile, 'utf8');
+      fs.rmSync(logDir, { recursive: true, force: true });
+      const output = full.length > 4_000_000 ? full.slice(-2_000_000) : full;
       const crashes = fs.readdirSync(artifactDir).filter((f) => !before.has(f) && f.startsWith(`${target.name}-`));
       resolve({
         exitCode: code ?? (signal ? 128 : 1),
