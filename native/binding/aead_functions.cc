@@ -7,6 +7,7 @@
 #include "../core/secure_memory.h"
 #include "aead_batch.h"
 #include "aead_job.h"
+#include "call_args.h"
 #include "key_handle.h"
 
 namespace hsmkms::binding {
@@ -20,24 +21,14 @@ void ThrowStatus(Napi::Env env, Status status) {
   throw Napi::Error(env, error);
 }
 
-void Require(Napi::Env env, bool ok, const char* message) {
-  if (!ok) throw Napi::RangeError::New(env, message);
-}
-
-ByteView Bytes(const Napi::CallbackInfo& info, size_t i, bool optional = false) {
-  ByteView view = GetBytes(info.Env(), info[i], optional);
-  if (info.Env().IsExceptionPending()) throw info.Env().GetAndClearPendingException();
-  return view;
-}
-
 const std::shared_ptr<AesGcmKey>& Key(const Napi::CallbackInfo& info) {
   const auto& key = UnwrapKey(info.Env(), info[0]);
-  if (info.Env().IsExceptionPending()) throw info.Env().GetAndClearPendingException();
+  RethrowPending(info.Env());
   return key;
 }
 
 Napi::Value ImportKey(const Napi::CallbackInfo& info) {
-  ByteView bytes = Bytes(info, 0);
+  ByteView bytes = ArgBytes(info, 0);
   std::shared_ptr<AesGcmKey> key;
   const Status status = AesGcmKey::Import(bytes.data, bytes.length, &key);
   if (status != Status::kOk) ThrowStatus(info.Env(), status);
@@ -63,8 +54,8 @@ Napi::Value IsKeyDestroyed(const Napi::CallbackInfo& info) {
 // sealSync(key, plaintext, aad?, iv?, out)
 Napi::Value SealSync(const Napi::CallbackInfo& info) {
   const auto& key = Key(info);
-  ByteView in = Bytes(info, 1), aad = Bytes(info, 2, true), iv = Bytes(info, 3, true),
-           out = Bytes(info, 4);
+  ByteView in = ArgBytes(info, 1), aad = OptionalArgBytes(info, 2), iv = OptionalArgBytes(info, 3),
+           out = ArgBytes(info, 4);
   Require(info.Env(), out.length == in.length + AesGcmKey::kOverhead, "output size mismatch");
   Require(info.Env(), !iv.present || iv.length == AesGcmKey::kIvSize, "IV must be 12 bytes");
   const Status status =
@@ -76,7 +67,7 @@ Napi::Value SealSync(const Napi::CallbackInfo& info) {
 // openSync(key, sealed, aad?, out)
 Napi::Value OpenSync(const Napi::CallbackInfo& info) {
   const auto& key = Key(info);
-  ByteView in = Bytes(info, 1), aad = Bytes(info, 2, true), out = Bytes(info, 3);
+  ByteView in = ArgBytes(info, 1), aad = OptionalArgBytes(info, 2), out = ArgBytes(info, 3);
   if (in.length < AesGcmKey::kOverhead) ThrowStatus(info.Env(), Status::kInvalidCiphertext);
   Require(info.Env(), out.length == in.length - AesGcmKey::kOverhead, "output size mismatch");
   const Status status = key->Open(in.data, in.length, aad.data, aad.length, out.data);
@@ -92,8 +83,8 @@ uint64_t CancelId(const Napi::CallbackInfo& info, size_t i) {
 Napi::Value StartJob(const Napi::CallbackInfo& info, AeadDirection direction) {
   Napi::Env env = info.Env();
   const bool seal = direction == AeadDirection::kSeal;
-  AeadJob::Args args{direction, Key(info), Bytes(info, 1), Bytes(info, 2, true),
-                     seal ? Bytes(info, 3, true) : ByteView{}, Bytes(info, seal ? 4 : 3)};
+  AeadJob::Args args{direction, Key(info), ArgBytes(info, 1), OptionalArgBytes(info, 2),
+                     seal ? OptionalArgBytes(info, 3) : ByteView{}, ArgBytes(info, seal ? 4 : 3)};
   if (seal) {
     Require(env, args.output.length == args.input.length + AesGcmKey::kOverhead,
             "output size mismatch");
@@ -129,8 +120,8 @@ Napi::Value StartBatch(const Napi::CallbackInfo& info, AeadDirection direction) 
   }
   Napi::Uint32Array offsets = info[2].As<Napi::Uint32Array>();
   Require(env, offsets.ElementLength() >= 1, "offsets must have count + 1 entries");
-  AeadBatch::Args args{direction, Key(info),   Bytes(info, 1),          Bytes(info, 3, true),
-                       Bytes(info, 4),        offsets.Data(),          offsets.ElementLength() - 1};
+  AeadBatch::Args args{direction, Key(info),   ArgBytes(info, 1),          OptionalArgBytes(info, 3),
+                       ArgBytes(info, 4),        offsets.Data(),          offsets.ElementLength() - 1};
   // Validate the table here: the raw binding must not trust its caller.
   const uint32_t* table = args.offsets;
   Require(env, table[0] == 0 && table[args.count] <= args.data.length, "offsets out of range");

@@ -6,6 +6,7 @@
 
 #include "../core/key_transforms.h"
 #include "byte_view.h"
+#include "call_args.h"
 #include "env_state.h"
 #include "key_handle.h"
 
@@ -16,20 +17,9 @@ using core::AesGcmKey;
 using core::HkdfDigest;
 using core::Status;
 
-// Throws the pending exception a Get*/Unwrap* helper left, as a C++ exception.
-void RethrowPending(Napi::Env env) {
-  if (env.IsExceptionPending()) throw env.GetAndClearPendingException();
-}
-
 void Check(Napi::Env env, Status status) {
   if (status == Status::kOk) return;
   throw Napi::Error(env, EnvState::Get(env)->MakeError(status, StatusMessage(status)));
-}
-
-ByteView ArgBytes(const Napi::CallbackInfo& info, size_t i, bool optional = false) {
-  ByteView view = GetBytes(info.Env(), info[i], optional);
-  RethrowPending(info.Env());
-  return view;
 }
 
 AesGcmKey& ArgKey(const Napi::CallbackInfo& info, size_t i) {
@@ -71,7 +61,7 @@ Napi::Value HkdfBytes(const Napi::CallbackInfo& info) {
 Napi::Value SealKey(const Napi::CallbackInfo& info) {
   AesGcmKey& wrapping = ArgKey(info, 0);
   AesGcmKey& key = ArgKey(info, 1);
-  ByteView aad = ArgBytes(info, 2, true), out = ArgBytes(info, 3);
+  ByteView aad = OptionalArgBytes(info, 2), out = ArgBytes(info, 3);
   if (out.length != AesGcmKey::kKeySize + AesGcmKey::kOverhead) {
     throw Napi::RangeError::New(info.Env(), "output size mismatch");
   }
@@ -82,7 +72,7 @@ Napi::Value SealKey(const Napi::CallbackInfo& info) {
 // openKey(wrapping, sealed, aad?) -> new key handle
 Napi::Value OpenKey(const Napi::CallbackInfo& info) {
   AesGcmKey& wrapping = ArgKey(info, 0);
-  ByteView sealed = ArgBytes(info, 1), aad = ArgBytes(info, 2, true);
+  ByteView sealed = ArgBytes(info, 1), aad = OptionalArgBytes(info, 2);
   std::shared_ptr<AesGcmKey> key;
   Check(info.Env(),
         core::OpenKey(wrapping, sealed.data, sealed.length, aad.data, aad.length, &key));

@@ -9,6 +9,7 @@
 #include "../core/secure_memory.h"
 #include "../core/soft/soft_root.h"
 #include "byte_view.h"
+#include "call_args.h"
 #include "env_state.h"
 #include "key_handle.h"
 #include "open_root_job.h"
@@ -22,16 +23,6 @@ namespace hsmkms::binding {
 namespace {
 
 using core::RootOfTrust;
-
-void Require(Napi::Env env, bool ok, const char* message) {
-  if (!ok) throw Napi::RangeError::New(env, message);
-}
-
-ByteView Bytes(const Napi::CallbackInfo& info, size_t i) {
-  ByteView view = GetBytes(info.Env(), info[i], false);
-  if (info.Env().IsExceptionPending()) throw info.Env().GetAndClearPendingException();
-  return view;
-}
 
 napi_value Promise(napi_env env, napi_deferred* deferred) {
   napi_value promise;
@@ -195,7 +186,7 @@ Napi::Value OpenDomainKey(const Napi::CallbackInfo& info) {
   RootHandle* handle = RootHandle::Unwrap(info.Env(), info[0]);
   RootJob::Args args = ArgsFor(RootOp::kOpenDomainKey);
   args.version = ReadUint32(info.Env(), info[1], "version");
-  args.in = Bytes(info, 2);
+  args.in = ArgBytes(info, 2);
   return Napi::Value(info.Env(), Start(info, handle, std::move(args), nullptr, nullptr, {info[2]}));
 }
 
@@ -211,7 +202,7 @@ Napi::Value FindDomainKey(const Napi::CallbackInfo& info) {
 Napi::Value GenerateRandom(const Napi::CallbackInfo& info) {
   RootHandle* handle = RootHandle::Unwrap(info.Env(), info[0]);
   RootJob::Args args = ArgsFor(RootOp::kGenerateRandom);
-  args.out = Bytes(info, 1);
+  args.out = ArgBytes(info, 1);
   return Napi::Value(info.Env(), Start(info, handle, std::move(args), info[1], nullptr, {}));
 }
 
@@ -244,10 +235,10 @@ Napi::Value StartEncrypt(const Napi::CallbackInfo& info, RootOp op, SetInput set
   RootHandle* handle = RootHandle::Unwrap(env, info[0]);
   RootJob::Args args = ArgsFor(op);
   args.key = WrappedKeyRef::Unwrap(env, info[1]);
-  args.iv = Bytes(info, 2);
-  args.aad = Bytes(info, 3);
+  args.iv = ArgBytes(info, 2);
+  args.aad = ArgBytes(info, 3);
   const size_t plaintext_length = set_input(args);
-  args.out = Bytes(info, 5);
+  args.out = ArgBytes(info, 5);
   Require(env, args.iv.length == RootOfTrust::kGcmIvSize, "IV must be 12 bytes");
   Require(env, args.out.length == plaintext_length + RootOfTrust::kGcmTagSize, "output size mismatch");
   if (!info[6].IsObject()) throw Napi::TypeError::New(env, "Expected a result object");
@@ -260,7 +251,7 @@ Napi::Value StartEncrypt(const Napi::CallbackInfo& info, RootOp op, SetInput set
 // encrypt(handle, key, iv, aad, plaintext, out (plaintext + 16 B), result)
 Napi::Value Encrypt(const Napi::CallbackInfo& info) {
   return StartEncrypt(info, RootOp::kEncrypt, [&](RootJob::Args& args) {
-    args.in = Bytes(info, 4);
+    args.in = ArgBytes(info, 4);
     return args.in.length;
   });
 }
@@ -281,10 +272,10 @@ Napi::Value Decrypt(const Napi::CallbackInfo& info) {
   RootHandle* handle = RootHandle::Unwrap(env, info[0]);
   RootJob::Args args = ArgsFor(RootOp::kDecrypt);
   args.key = WrappedKeyRef::Unwrap(env, info[1]);
-  args.iv = Bytes(info, 2);
-  args.aad = Bytes(info, 3);
-  args.in = Bytes(info, 4);
-  args.out = Bytes(info, 5);
+  args.iv = ArgBytes(info, 2);
+  args.aad = ArgBytes(info, 3);
+  args.in = ArgBytes(info, 4);
+  args.out = ArgBytes(info, 5);
   Require(env, args.iv.length == RootOfTrust::kGcmIvSize, "IV must be 12 bytes");
   Require(env,
           args.in.length < RootOfTrust::kGcmTagSize ||
@@ -302,13 +293,13 @@ Napi::Value ReEncrypt(const Napi::CallbackInfo& info) {
   RootHandle* handle = RootHandle::Unwrap(env, info[0]);
   RootJob::Args args = ArgsFor(RootOp::kReEncrypt);
   args.key = WrappedKeyRef::Unwrap(env, info[1]);
-  args.iv = Bytes(info, 2);
-  args.aad = Bytes(info, 3);
-  args.in = Bytes(info, 4);
+  args.iv = ArgBytes(info, 2);
+  args.aad = ArgBytes(info, 3);
+  args.in = ArgBytes(info, 4);
   args.key2 = WrappedKeyRef::Unwrap(env, info[5]);
-  args.iv2 = Bytes(info, 6);
-  args.aad2 = Bytes(info, 7);
-  args.out = Bytes(info, 8);
+  args.iv2 = ArgBytes(info, 6);
+  args.aad2 = ArgBytes(info, 7);
+  args.out = ArgBytes(info, 8);
   Require(env, args.iv.length == RootOfTrust::kGcmIvSize, "IV must be 12 bytes");
   Require(env, args.iv2.length == RootOfTrust::kGcmIvSize, "destination IV must be 12 bytes");
   Require(env, args.out.length >= args.in.length, "output too small");
@@ -323,9 +314,9 @@ Napi::Value DecryptToAeadKey(const Napi::CallbackInfo& info) {
   RootHandle* handle = RootHandle::Unwrap(env, info[0]);
   RootJob::Args args = ArgsFor(RootOp::kDecryptToAeadKey);
   args.key = WrappedKeyRef::Unwrap(env, info[1]);
-  args.iv = Bytes(info, 2);
-  args.aad = Bytes(info, 3);
-  args.in = Bytes(info, 4);
+  args.iv = ArgBytes(info, 2);
+  args.aad = ArgBytes(info, 3);
+  args.in = ArgBytes(info, 4);
   Require(env, args.iv.length == RootOfTrust::kGcmIvSize, "IV must be 12 bytes");
   return Napi::Value(env, Start(info, handle, std::move(args), nullptr, nullptr,
                                 {info[2], info[3], info[4]}));
@@ -338,10 +329,10 @@ Napi::Value GenerateDataKeyHandle(const Napi::CallbackInfo& info) {
   RootHandle* handle = RootHandle::Unwrap(env, info[0]);
   RootJob::Args args = ArgsFor(RootOp::kGenerateDataKeyHandle);
   args.key = WrappedKeyRef::Unwrap(env, info[1]);
-  args.iv = Bytes(info, 2);
-  args.aad = Bytes(info, 3);
+  args.iv = ArgBytes(info, 2);
+  args.aad = ArgBytes(info, 3);
   args.version = ReadUint32(env, info[4], "length");
-  args.out = Bytes(info, 5);
+  args.out = ArgBytes(info, 5);
   Require(env, args.iv.length == RootOfTrust::kGcmIvSize, "IV must be 12 bytes");
   Require(env, args.version == 32, "length must be 32");
   Require(env, args.out.length == args.version + RootOfTrust::kGcmTagSize, "output size mismatch");
@@ -355,8 +346,8 @@ Napi::Value RsaDecrypt(const Napi::CallbackInfo& info) {
   RootJob::Args args = ArgsFor(RootOp::kRsaDecrypt);
   args.key = WrappedKeyRef::Unwrap(env, info[1]);
   args.hash = ReadOaepHash(env, info[2]);
-  args.in = Bytes(info, 3);
-  args.out = Bytes(info, 4);
+  args.in = ArgBytes(info, 3);
+  args.out = ArgBytes(info, 4);
   return Napi::Value(env, Start(info, handle, std::move(args), info[4], nullptr, {info[3]}));
 }
 
@@ -369,8 +360,8 @@ Napi::Value Sign(const Napi::CallbackInfo& info) {
   args.key = WrappedKeyRef::Unwrap(env, info[1]);
   args.algorithm = ReadSigningAlgorithm(env, info[2]);
   args.message_type = ReadMessageType(env, info[3]);
-  args.in = Bytes(info, 4);
-  args.out = Bytes(info, 5);
+  args.in = ArgBytes(info, 4);
+  args.out = ArgBytes(info, 5);
   return Napi::Value(env, Start(info, handle, std::move(args), info[5], nullptr, {info[4]}));
 }
 
@@ -396,9 +387,9 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
 Napi::Value EncryptOaep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RootJob::Args args = ArgsFor(RootOp::kEncryptOaep);
-  args.extra = Bytes(info, 0);
+  args.extra = ArgBytes(info, 0);
   args.hash = ReadOaepHash(env, info[1]);
-  args.in = Bytes(info, 2);
+  args.in = ArgBytes(info, 2);
   return Napi::Value(env, Start(info, nullptr, std::move(args), nullptr, nullptr, {info[0], info[2]}));
 }
 
@@ -406,11 +397,11 @@ Napi::Value EncryptOaep(const Napi::CallbackInfo& info) {
 Napi::Value Verify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RootJob::Args args = ArgsFor(RootOp::kVerify);
-  args.extra = Bytes(info, 0);
+  args.extra = ArgBytes(info, 0);
   args.algorithm = ReadSigningAlgorithm(env, info[1]);
   args.message_type = ReadMessageType(env, info[2]);
-  args.in = Bytes(info, 3);
-  args.aad = Bytes(info, 4);
+  args.in = ArgBytes(info, 3);
+  args.aad = ArgBytes(info, 4);
   return Napi::Value(env, Start(info, nullptr, std::move(args), nullptr, nullptr,
                                 {info[0], info[3], info[4]}));
 }

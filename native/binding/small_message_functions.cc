@@ -3,6 +3,7 @@
 #include "../core/message_keys.h"
 #include "../core/small_message.h"
 #include "byte_view.h"
+#include "call_args.h"
 #include "env_state.h"
 #include "key_handle.h"
 
@@ -13,18 +14,10 @@ using core::AesGcmKey;
 using core::SmallMessageCheck;
 using core::Status;
 
-void RethrowPending(Napi::Env env) {
-  if (env.IsExceptionPending()) throw env.GetAndClearPendingException();
-}
-
-void Require(Napi::Env env, bool ok, const char* message) {
-  if (!ok) throw Napi::RangeError::New(env, message);
-}
-
-ByteView ArgBytes(const Napi::CallbackInfo& info, size_t i, size_t exact = SIZE_MAX) {
-  ByteView view = GetBytes(info.Env(), info[i], false);
-  RethrowPending(info.Env());
-  if (exact != SIZE_MAX) Require(info.Env(), view.length == exact, "wrong field length");
+// A field of a fixed length (a message id, a commitment).
+ByteView ArgField(const Napi::CallbackInfo& info, size_t i, size_t length) {
+  ByteView view = ArgBytes(info, i);
+  Require(info.Env(), view.length == length, "wrong field length");
   return view;
 }
 
@@ -53,7 +46,7 @@ Napi::Value SealSmallMessage(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const AesGcmKey& key = ArgKey(info);
   const uint16_t suite = ArgSuite(info, 1);
-  ByteView id = ArgBytes(info, 2, core::kMessageIdSize), message = ArgBytes(info, 3);
+  ByteView id = ArgField(info, 2, core::kMessageIdSize), message = ArgBytes(info, 3);
   const double body = info[4].IsNumber() ? info[4].As<Napi::Number>().DoubleValue() : -1;
   ByteView plaintext = ArgBytes(info, 5);
   Require(env, body >= core::kCommitKeySize && body <= static_cast<double>(message.length),
@@ -74,9 +67,9 @@ Napi::Value OpenSmallMessage(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const AesGcmKey& key = ArgKey(info);
   const uint16_t suite = ArgSuite(info, 1);
-  ByteView id = ArgBytes(info, 2, core::kMessageIdSize),
-           commit = ArgBytes(info, 3, core::kCommitKeySize), aad = ArgBytes(info, 4),
-           tag = ArgBytes(info, 5, AesGcmKey::kTagSize), frame = ArgBytes(info, 6),
+  ByteView id = ArgField(info, 2, core::kMessageIdSize),
+           commit = ArgField(info, 3, core::kCommitKeySize), aad = ArgBytes(info, 4),
+           tag = ArgField(info, 5, AesGcmKey::kTagSize), frame = ArgBytes(info, 6),
            out = ArgBytes(info, 7);
   Require(env, frame.length == out.length + core::kFinalFrameOverhead, "output size mismatch");
   SmallMessageCheck check = SmallMessageCheck::kPassed;
