@@ -7,11 +7,4 @@
 set -euo pipefail
 cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
 command -v clang++-14 >/dev/null || { echo "fuzz-build: clang++-14 not found (bash scripts/ensure-system-packages.sh)" >&2; exit 1; }
-log=$(mktemp)
-trap 'rm -f -- "$log"' EXIT
-jobs=$(nproc 2>/dev/null || echo 2)
-if ! { cmake --preset fuzz && cmake --build --preset fuzz --parallel "$jobs"; } >"$log" 2>&1; then
-  cat "$log" >&2
-  echo "fuzz-build: the fuzz build failed" >&2
-  exit 1
-fi
+bash scripts/build-cmake-preset.sh fuzz fuzz-build

@@ -19,14 +19,8 @@ fi
 cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
 command -v cmake >/dev/null || { echo "test-native: cmake not found (bash scripts/ensure-system-packages.sh)" >&2; exit 1; }
 
-log=$(mktemp)
-trap 'rm -f -- "$log"' EXIT
+bash scripts/build-cmake-preset.sh asan test-native
 jobs=$(nproc 2>/dev/null || echo 2)
-if ! { cmake --preset asan && cmake --build --preset asan --parallel "$jobs"; } >"$log" 2>&1; then
-  cat "$log" >&2
-  echo "test-native: the asan build failed" >&2
-  exit 1
-fi
 
 # detect_leaks: LeakSanitizer fails the test process on any leak (exit 23).
 # halt_on_error: the first UB report ends the process (the build also passes
