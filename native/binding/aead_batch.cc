@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <cstring>
 
 namespace hsmkms::binding {
 
@@ -73,11 +74,86 @@ void AeadBatch::OpenRange(size_t begin, size_t end) noexcept {
   }
 }
 
+namespace {
+
+constexpr char kFrameLabel[] = "AWSKMSEncryptionClient Frame";
+constexpr size_t kFrameLabelLength = sizeof(kFrameLabel) - 1;
+constexpr size_t kMaxFrameAad = 32 + kFrameLabelLength + 12;
+
+void PutU32(uint8_t* p, uint32_t v) noexcept {
+  for (int k = 3; k >= 0; --k, v >>= 8) p[k] = static_cast<uint8_t>(v);
+}
+
+void PutU64(uint8_t* p, uint64_t v) noexcept {
+  for (int k = 7; k >= 0; --k, v >>= 8) p[k] = static_cast<uint8_t>(v);
+}
+
+uint32_t GetU32(const uint8_t* p) noexcept {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// The deterministic frame IV: 8 zero bytes || u32 seq.
+void FrameIv(uint32_t seq, uint8_t* iv) noexcept {
+  std::memset(iv, 0, 8);
+  PutU32(iv + 8, seq);
+}
+
+}  // namespace
+
+size_t AeadBatch::FrameAad(uint32_t seq, uint8_t* aad) const noexcept {
+  const Framing& f = args_.framing;
+  std::memcpy(aad, f.message_id.data(), f.message_id_length);
+  uint8_t* p = aad + f.message_id_length;
+  std::memcpy(p, kFrameLabel, kFrameLabelLength);
+  PutU32(p + kFrameLabelLength, seq);
+  PutU64(p + kFrameLabelLength + 4, f.frame_length);
+  return f.message_id_length + kFrameLabelLength + 12;
+}
+
+void AeadBatch::SealFrames(size_t begin, size_t end) noexcept {
+  const Framing& f = args_.framing;
+  const size_t stride = f.frame_length + Framing::kFrameOverhead;
+  uint8_t aad[kMaxFrameAad];
+  uint8_t iv[AesGcmKey::kIvSize];
+  for (size_t i = begin; i < end; ++i) {
+    const auto seq = static_cast<uint32_t>(f.first_seq + i);
+    uint8_t* frame = args_.output.data + i * stride;
+    PutU32(frame, seq);
+    FrameIv(seq, iv);
+    const core::Status status =
+        args_.key->Seal(iv, args_.data.data + i * f.frame_length, f.frame_length, aad,
+                        FrameAad(seq, aad), frame + 4);
+    if (status != core::Status::kOk) RecordFailure(i, status);
+  }
+}
+
+void AeadBatch::OpenFrames(size_t begin, size_t end) noexcept {
+  const Framing& f = args_.framing;
+  const size_t stride = f.frame_length + Framing::kFrameOverhead;
+  uint8_t aad[kMaxFrameAad];
+  uint8_t iv[AesGcmKey::kIvSize];
+  for (size_t i = begin; i < end; ++i) {
+    const auto seq = static_cast<uint32_t>(f.first_seq + i);
+    const uint8_t* frame = args_.data.data + i * stride;
+    FrameIv(seq, iv);
+    // A frame out of order, or (v2) with an IV other than its sequence number, fails the run.
+    if (GetU32(frame) != seq || (f.check_iv && std::memcmp(frame + 4, iv, sizeof iv) != 0)) {
+      RecordFailure(i, core::Status::kInvalidCiphertext);
+      continue;
+    }
+    const core::Status status =
+        args_.key->Open(frame + 4, stride - 4, aad, FrameAad(seq, aad),
+                        args_.output.data + i * f.frame_length);
+    if (status != core::Status::kOk) RecordFailure(i, status);
+  }
+}
+
 void AeadBatch::Chunk::Run() noexcept {
-  if (batch_->args_.direction == AeadDirection::kSeal) {
-    batch_->SealRange(begin_, end_);
+  const bool seal = batch_->args_.direction == AeadDirection::kSeal;
+  if (batch_->args_.framing.enabled) {
+    seal ? batch_->SealFrames(begin_, end_) : batch_->OpenFrames(begin_, end_);
   } else {
-    batch_->OpenRange(begin_, end_);
+    seal ? batch_->SealRange(begin_, end_) : batch_->OpenRange(begin_, end_);
   }
 }
 

@@ -1,10 +1,14 @@
 // Many AES-256-GCM messages in one crossing: one data buffer plus an offsets
 // table in, one output buffer out. The batch is cut into chunks that run on
 // the pool in parallel; the last chunk to finish settles the promise.
+//
+// Framed mode: item i is the ESDK regular frame firstSeq + i of a run
+// (u32 seq || IV || ciphertext(F) || tag), fixed-size, so no offsets table.
 #pragma once
 
 #include <napi.h>
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <vector>
@@ -15,12 +19,23 @@ namespace hsmkms::binding {
 
 class AeadBatch final : public Completion {
  public:
+  // A run of regular frames of one message (the ESDK v1/v2 frame layout).
+  struct Framing {
+    static constexpr size_t kFrameOverhead = 4 + core::AesGcmKey::kOverhead;
+    bool enabled = false;
+    bool check_iv = false;  // open: the IV must be 8 zero bytes || seq (v2)
+    uint32_t first_seq = 0;
+    size_t frame_length = 0;
+    std::array<uint8_t, 32> message_id{};
+    size_t message_id_length = 0;  // 16 (v1) or 32 (v2)
+  };
   struct Args {
     AeadDirection direction;
     std::shared_ptr<core::AesGcmKey> key;
     ByteView data, aad, output;
-    const uint32_t* offsets;  // count + 1 entries into data
+    const uint32_t* offsets;  // count + 1 entries into data; null when framed
     size_t count;
+    Framing framing;
   };
   AeadBatch(EnvState* state, Args args, napi_deferred deferred, size_t chunks);
 
@@ -44,6 +59,10 @@ class AeadBatch final : public Completion {
 
   void SealRange(size_t begin, size_t end) noexcept;
   void OpenRange(size_t begin, size_t end) noexcept;
+  void SealFrames(size_t begin, size_t end) noexcept;
+  void OpenFrames(size_t begin, size_t end) noexcept;
+  // The body AAD of frame `seq` into `aad` (room for 72 bytes); returns its length.
+  size_t FrameAad(uint32_t seq, uint8_t* aad) const noexcept;
   [[nodiscard]] size_t OutputOffset(size_t i) const noexcept;
 
   EnvState* state_;
