@@ -11,11 +11,13 @@
  *   `header` property). Input arriving meanwhile waits in the writable
  *   buffer.
  * - Frames are checked for structure (sequence numbers 1, 2, 3..., the IV,
- *   lengths) as they are read, decrypted in parallel on the worker pool
- *   (frames above the engine's inline threshold; smaller ones on the event
- *   loop in 1 MiB slices) and emitted in order, each once its tag verifies.
- *   At most `maxFramesInFlight` frames are in flight and the write callback
- *   waits for a free slot: back-pressure reaches the writer.
+ *   lengths) as they are read, decrypted on the worker pool (frames above
+ *   the engine's inline threshold; smaller ones on the event loop in 1 MiB
+ *   slices) and emitted in order, each once its tag verifies. Regular frames
+ *   go in runs of up to about 1 MiB, one native call per run; while runs are
+ *   in flight a short run waits for more input. About 4 MiB of runs are in
+ *   flight (never more frames than `maxFramesInFlight`) and the write
+ *   callback waits for a free slot: back-pressure reaches the writer.
  * - Signed suites: the bytes feed the verifier in order; the final frame's
  *   plaintext (or a non-framed body's) is held back until the footer's
  *   signature verifies, and wiped if it does not. Regular frames are
@@ -30,14 +32,14 @@
  */
 import { Transform, type TransformCallback, type TransformOptions } from 'node:stream';
 import { KmsError } from '../errors.js';
-import { bodyAad, decryptFrame, decryptFrameSync, FINAL_FRAME_MARKER, readFrame, REGULAR_FRAME_OVERHEAD, FINAL_FRAME_OVERHEAD, type FrameRules } from './frame-codec.js';
+import { bodyAad, decryptFrame, decryptFrames, decryptFrameSync, FINAL_FRAME_MARKER, readFrame, REGULAR_FRAME_OVERHEAD, FINAL_FRAME_OVERHEAD, type FrameRules } from './frame-codec.js';
 import { ContentType, parseHeader, type MessageHeader, type ParsedHeader } from './header-codec.js';
 import { IncompleteMessage, invalidMessage, invalidOption } from './message-errors.js';
 import { prepareDecryption, type DecryptionSetup } from './message-setup.js';
 import { checkDecryptOptions, DEFAULT_FRAME_LENGTH, type CheckedDecryptOptions, type EnvelopeDecryptOptions } from './options.js';
 import { asKmsError, BufferPool, ByteQueue, checkFramesInFlight, FrameWindow, runsInline, SlabAllocator, SYNC_SLICE_BYTES, yieldToLoop } from './stream-common.js';
 import { IV_LENGTH, TAG_LENGTH } from './suites.js';
-import { defaultFramesInFlight } from './parallel-frames.js';
+import { planRuns } from './parallel-frames.js';
 
 /** Options of `envelope.decryptStream`: those of `envelope.decrypt`, plus stream limits and tuning. */
 export interface EnvelopeDecryptStreamOptions extends EnvelopeDecryptOptions {
@@ -49,7 +51,7 @@ export interface EnvelopeDecryptStreamOptions extends EnvelopeDecryptOptions {
    * the format's. Set it for untrusted input: a whole frame is buffered.
    */
   maxBodySize?: number;
-  /** Frames decrypted on the pool at once (default: about 2 MiB of frames, at least AES threads × 2 + 2). */
+  /** Frames decrypted on the pool at once (default: about 4 MiB of frames in 1 MiB runs; frames of 1 MiB and more: at least AES threads × 2 + 2). */
   maxFramesInFlight?: number;
   writableHighWaterMark?: number;
   readableHighWaterMark?: number;
@@ -106,7 +108,10 @@ export class EnvelopeDecryptStream extends Transform {
   #setup: DecryptionSetup | undefined;
   #rules: FrameRules | undefined;
   #inline = false;
+  /** Run-sized buffers for runs whose bytes span received chunks. */
   #pool: BufferPool | undefined;
+  /** Regular frames per run, once the frame length is known. */
+  #runFrames = 1;
   #seq = 1;
   /** Signed suites: the final frame's plaintext, held until the signature verifies. */
   #held: Buffer | undefined;
@@ -124,7 +129,7 @@ export class EnvelopeDecryptStream extends Transform {
     this.#maxBodySize = maxBodySize;
     this.#maxFramesOption = maxFrames;
     this.#window = new FrameWindow<PendingPlaintext>(
-      maxFrames ?? defaultFramesInFlight(DEFAULT_FRAME_LENGTH),
+      planRuns(DEFAULT_FRAME_LENGTH, maxFrames).runsInFlight,
       (p) => this.#release(p),
       (error) => this.destroy(error),
     );
@@ -189,7 +194,7 @@ export class EnvelopeDecryptStream extends Transform {
         case 'frames':
           if (this.#inline) {
             if (!(await this.#framesInline())) return;
-          } else if (!(await this.#nextFrame())) return;
+          } else if (!(await this.#nextFrame(ended))) return;
           break;
         case 'single':
           if (!this.#singleBlock()) return;
@@ -210,7 +215,9 @@ export class EnvelopeDecryptStream extends Transform {
     const bytes = this.#queue.flatten();
     try {
       this.#parsed = parseHeader(bytes, { maxEncryptedDataKeys: this.#opts.maxEncryptedDataKeys });
-      if (this.#maxFramesOption === undefined) this.#window.max = defaultFramesInFlight(this.#parsed.header.frameLength);
+      const plan = planRuns(Math.max(this.#parsed.header.frameLength, 1), this.#maxFramesOption);
+      this.#window.max = plan.runsInFlight;
+      this.#runFrames = plan.framesPerRun;
     } catch (error) {
       if (!(error instanceof IncompleteMessage)) throw error;
       if (ended) throw invalidMessage('the message is truncated');
@@ -240,7 +247,7 @@ export class EnvelopeDecryptStream extends Transform {
     } else {
       this.#rules = { frameLength: header.frameLength, requireFrameIv: header.version === 2 };
       this.#inline = runsInline(header.frameLength);
-      if (!this.#inline) this.#pool = new BufferPool(header.frameLength + REGULAR_FRAME_OVERHEAD);
+      if (!this.#inline) this.#pool = new BufferPool(this.#runFrames * (header.frameLength + REGULAR_FRAME_OVERHEAD));
       this.#state = 'frames';
     }
     this.header = header;
@@ -269,22 +276,60 @@ export class EnvelopeDecryptStream extends Transform {
     return { size, final: first === FINAL_FRAME_MARKER };
   }
 
-  /** Pool path: reads one frame and starts its decryption; false when its bytes are not all there yet. */
-  async #nextFrame(): Promise<boolean> {
+  /** Pool path: reads a run of regular frames, or the final frame, and starts its decryption; false when waiting for bytes. */
+  async #nextFrame(ended: boolean): Promise<boolean> {
     const next = this.#nextFrameSize();
     if (next === undefined || this.#queue.length < next.size) return false;
-    const { size } = next;
+    if (!next.final) return this.#nextRun(ended, next.size);
     const setup = this.#setup!;
-    const spare = next.final ? undefined : this.#pool!.take();
-    const bytes = this.#queue.read(size, spare);
-    const recycle = spare !== undefined && bytes.buffer === spare.buffer ? spare : undefined;
-    if (spare !== undefined && recycle === undefined) this.#pool!.give(spare);
+    const bytes = this.#queue.read(next.size);
     const frame = readFrame(bytes, 0, this.#seq, this.#rules!);
     setup.verifier?.update(bytes);
     const out = this.#slabs.take(frame.contentLength);
     this.#seq++;
     if (frame.final) this.#state = setup.verifier === undefined ? 'done' : 'footer';
-    this.#window.add(decryptFrame(setup.contentKey, this.#parsed!.header.messageId, bytes, frame, out), { out, final: frame.final, recycle });
+    this.#window.add(decryptFrame(setup.contentKey, this.#parsed!.header.messageId, bytes, frame, out), { out, final: frame.final, recycle: undefined });
+    await this.#window.slot();
+    return true;
+  }
+
+  /**
+   * How many complete regular frames open the queue (the first one checked
+   * already), up to a run; `whole` once the run cannot grow (full, or a final
+   * frame follows). Peeks only each frame's first u32.
+   */
+  #countRun(stride: number): { count: number; whole: boolean } {
+    let count = 1;
+    for (; count < this.#runFrames; count++) {
+      const at = count * stride;
+      if (this.#queue.length < at + 4) return { count, whole: false };
+      const first = this.#queue.u32At(at);
+      if (first === FINAL_FRAME_MARKER) return { count, whole: true };
+      if (first !== this.#seq + count) throw invalidMessage('frames are out of order or missing');
+      if (this.#queue.length < at + stride) return { count, whole: false };
+    }
+    return { count, whole: true };
+  }
+
+  /** Starts a run of regular frames (one native call); false when a short run waits for more bytes. */
+  async #nextRun(ended: boolean, stride: number): Promise<boolean> {
+    const { count, whole } = this.#countRun(stride);
+    // While the pool is busy, a short run waits for more input: fewer, larger calls.
+    if (!whole && !ended && this.#window.size > 0) return false;
+    const setup = this.#setup!;
+    const rules = this.#rules!;
+    const spare = this.#pool!.take();
+    const bytes = this.#queue.read(count * stride, spare);
+    const recycle = bytes.buffer === spare.buffer ? spare : undefined;
+    if (recycle === undefined) this.#pool!.give(spare);
+    // Structure first, with the codec's own errors; the native call checks seq and IV again.
+    for (let i = 0; i < count; i++) readFrame(bytes, i * stride, this.#seq + i, rules);
+    setup.verifier?.update(bytes);
+    const out = this.#slabs.take(count * rules.frameLength);
+    const first = this.#seq;
+    this.#seq += count;
+    const work = decryptFrames(setup.contentKey, this.#parsed!.header.messageId, first, rules.frameLength, bytes, out, rules.requireFrameIv);
+    this.#window.add(work, { out, final: false, recycle });
     await this.#window.slot();
     return true;
   }

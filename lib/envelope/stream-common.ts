@@ -86,6 +86,18 @@ export class ByteQueue {
     return this.#copy(n, into === undefined ? Buffer.allocUnsafe(n) : into.subarray(0, n), true);
   }
 
+  /** The big-endian u32 at `offset` (offset + 4 <= length), without consuming anything. */
+  u32At(offset: number): number {
+    let index = this.#first;
+    let at = this.#head + offset;
+    let value = 0;
+    for (let k = 0; k < 4; k++, at++) {
+      while (at >= this.#chunks[index]!.length) at -= this.#chunks[index++]!.length;
+      value = value * 256 + this.#chunks[index]![at]!;
+    }
+    return value;
+  }
+
   /** Drops `n` bytes (n <= length). */
   skip(n: number): void {
     this.#advance(n);

@@ -5,7 +5,8 @@
  */
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { aead } from '../../dist/index.js';
+import { aead, envelope, RawAesKeyring } from '../../dist/index.js';
+import { randomChunks, through, throughFailing } from './stream-helpers.js';
 import { native } from '../../dist/native.js';
 import { nativeKeyHandle } from '../../dist/aead.js';
 import { LegacyContentKey, NativeContentKey } from '../../dist/envelope/content-key.js';
@@ -128,5 +129,45 @@ describe('frame runs (sealFrames / openFrames)', () => {
     const back = Buffer.alloc(N * F);
     await decryptFrames(s.key, s.messageId, last, F, out, back, true);
     expect(back.equals(s.plaintext)).toBe(true);
+  });
+});
+
+describe('streams over frame runs', () => {
+  const keyring = new RawAesKeyring({ keyName: 'runs', keyNamespace: 'hsmkms-runs', unencryptedMasterKey: crypto.randomBytes(32), utf8Sorting: true });
+  // 20000-byte frames: 52 per 1 MiB run, on the pool path (above the 16 KiB inline threshold).
+  const FL = 20_000;
+  const RUN = Math.floor((1024 * 1024) / FL) * FL;
+
+  it.each([undefined, 1, 3, 100])('round trips across run edges, chunkings and maxFramesInFlight %s', async (maxFramesInFlight) => {
+    for (const size of [0, FL, RUN - 1, RUN, RUN + 1, 3 * RUN + 7 * FL + 5]) {
+      const plaintext = crypto.randomBytes(size);
+      for (const maxChunk of [3 * RUN, 70_001]) {
+        const message = await through(envelope.encryptStream({ keyring, frameLength: FL, maxFramesInFlight }), randomChunks(plaintext, maxChunk));
+        const once = await envelope.decrypt(message, { keyring });
+        expect(Buffer.compare(once.plaintext, plaintext), `${size}/${maxChunk}`).toBe(0);
+        const back = await through(envelope.decryptStream({ keyring, maxFramesInFlight }), randomChunks(message, maxChunk));
+        expect(Buffer.compare(back, plaintext), `${size}/${maxChunk}`).toBe(0);
+      }
+    }
+  });
+
+  it('a bad frame in the middle of a run fails the stream and releases nothing from that frame on', async () => {
+    const plaintext = crypto.randomBytes(3 * RUN);
+    const message = await envelope.encrypt(plaintext, { keyring, frameLength: FL });
+    const { headerLength } = message.header;
+    const stride = FL + 32;
+    for (const [frame, at, pattern] of [
+      [60, 100, /authenticate/],
+      [60, 0, /out of order/],
+      [61, 8, /IV/],
+    ] as const) {
+      const bad = Buffer.from(message.result);
+      bad[headerLength + frame * stride + at]! ^= 1;
+      const { error, emitted } = await throughFailing(envelope.decryptStream({ keyring }), randomChunks(bad, 100_000));
+      expect(error).toMatchObject({ code: 'InvalidCiphertextException' });
+      expect((error as Error).message).toMatch(pattern);
+      expect(emitted.length).toBeLessThanOrEqual(frame * FL);
+      expect(Buffer.compare(emitted, plaintext.subarray(0, emitted.length))).toBe(0);
+    }
   });
 });
