@@ -137,11 +137,12 @@ export interface NativeBinding {
    */
   sealFrames<T extends Uint8Array>(key: NativeKeyHandle, plaintext: Uint8Array, out: T, messageId: Uint8Array, firstSeq: number, frameLength: number, cancelId: number): Promise<T>;
   /**
-   * Opens n regular frames (`body`: n × (frameLength + 32) bytes) into `out` (n × frameLength): every
+   * Opens n regular frames (`body`: n × (frameLength + 32) bytes, contiguous or as the segments it
+   * arrived in, gathered by the workers) into `out` (n × frameLength): every
    * sequence number must be firstSeq + i and, with checkIv, every IV 8 zero bytes || seq; else the
    * whole run fails with InvalidCiphertextException and `out` is wiped.
    */
-  openFrames<T extends Uint8Array>(key: NativeKeyHandle, body: Uint8Array, out: T, messageId: Uint8Array, firstSeq: number, frameLength: number, checkIv: boolean, cancelId: number): Promise<T>;
+  openFrames<T extends Uint8Array>(key: NativeKeyHandle, body: Uint8Array | readonly Uint8Array[], out: T, messageId: Uint8Array, firstSeq: number, frameLength: number, checkIv: boolean, cancelId: number): Promise<T>;
   cancel(cancelId: number): number;
 
   setThreads(threads: number): void;

@@ -51,7 +51,7 @@ export class NativeContentKey implements ContentKey {
   }
 
   /** Opens a run of regular frames in one native call; any bad frame fails the run and wipes `out`. */
-  openFrames(messageId: Uint8Array, firstSeq: number, frameLength: number, body: Uint8Array, out: Uint8Array, checkIv: boolean): Promise<unknown> {
+  openFrames(messageId: Uint8Array, firstSeq: number, frameLength: number, body: Uint8Array | readonly Uint8Array[], out: Uint8Array, checkIv: boolean): Promise<unknown> {
     return settle(() => native.openFrames(nativeKeyHandle(this.key), body, out, messageId, firstSeq, frameLength, checkIv, 0));
   }
 

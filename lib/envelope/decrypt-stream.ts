@@ -32,12 +32,12 @@
  */
 import { Transform, type TransformCallback, type TransformOptions } from 'node:stream';
 import { KmsError } from '../errors.js';
-import { bodyAad, decryptFrame, decryptFrames, decryptFrameSync, FINAL_FRAME_MARKER, readFrame, REGULAR_FRAME_OVERHEAD, FINAL_FRAME_OVERHEAD, type FrameRules } from './frame-codec.js';
+import { bodyAad, decryptFrame, decryptFrames, decryptFrameSync, FINAL_FRAME_MARKER, isFrameIv, MAX_SEQUENCE_NUMBER, readFrame, REGULAR_FRAME_OVERHEAD, FINAL_FRAME_OVERHEAD, type FrameRules } from './frame-codec.js';
 import { ContentType, parseHeader, type MessageHeader, type ParsedHeader } from './header-codec.js';
 import { IncompleteMessage, invalidMessage, invalidOption } from './message-errors.js';
 import { prepareDecryption, type DecryptionSetup } from './message-setup.js';
 import { checkDecryptOptions, DEFAULT_FRAME_LENGTH, type CheckedDecryptOptions, type EnvelopeDecryptOptions } from './options.js';
-import { asKmsError, BufferPool, ByteQueue, checkFramesInFlight, FrameWindow, runsInline, SlabAllocator, SYNC_SLICE_BYTES, yieldToLoop } from './stream-common.js';
+import { asKmsError, ByteQueue, checkFramesInFlight, FrameWindow, runsInline, SlabAllocator, SYNC_SLICE_BYTES, yieldToLoop } from './stream-common.js';
 import { IV_LENGTH, TAG_LENGTH } from './suites.js';
 import { planRuns } from './parallel-frames.js';
 
@@ -68,7 +68,6 @@ const HEADER_RETRY_MIN = 64;
 interface PendingPlaintext {
   readonly out: Buffer;
   readonly final: boolean;
-  readonly recycle: Buffer | undefined;
 }
 
 function checkBoolean(name: string, value: unknown): boolean {
@@ -108,8 +107,6 @@ export class EnvelopeDecryptStream extends Transform {
   #setup: DecryptionSetup | undefined;
   #rules: FrameRules | undefined;
   #inline = false;
-  /** Run-sized buffers for runs whose bytes span received chunks. */
-  #pool: BufferPool | undefined;
   /** Regular frames per run, once the frame length is known. */
   #runFrames = 1;
   #seq = 1;
@@ -173,7 +170,6 @@ export class EnvelopeDecryptStream extends Transform {
   }
 
   #release(p: PendingPlaintext): void {
-    this.#pool?.give(p.recycle);
     if (this.destroyed) return;
     if (p.final && this.#setup!.verifier !== undefined) {
       this.#held = p.out;
@@ -247,7 +243,6 @@ export class EnvelopeDecryptStream extends Transform {
     } else {
       this.#rules = { frameLength: header.frameLength, requireFrameIv: header.version === 2 };
       this.#inline = runsInline(header.frameLength);
-      if (!this.#inline) this.#pool = new BufferPool(this.#runFrames * (header.frameLength + REGULAR_FRAME_OVERHEAD));
       this.#state = 'frames';
     }
     this.header = header;
@@ -288,7 +283,7 @@ export class EnvelopeDecryptStream extends Transform {
     const out = this.#slabs.take(frame.contentLength);
     this.#seq++;
     if (frame.final) this.#state = setup.verifier === undefined ? 'done' : 'footer';
-    this.#window.add(decryptFrame(setup.contentKey, this.#parsed!.header.messageId, bytes, frame, out), { out, final: frame.final, recycle: undefined });
+    this.#window.add(decryptFrame(setup.contentKey, this.#parsed!.header.messageId, bytes, frame, out), { out, final: frame.final });
     await this.#window.slot();
     return true;
   }
@@ -311,6 +306,15 @@ export class EnvelopeDecryptStream extends Transform {
     return { count, whole: true };
   }
 
+  /** The structure checks of readFrame for a run still in the queue (seq numbers were checked by #countRun); the native call checks again. */
+  #checkRun(count: number, stride: number): void {
+    if (this.#seq + count - 1 > MAX_SEQUENCE_NUMBER) throw invalidMessage('too many frames');
+    if (!this.#rules!.requireFrameIv) return;
+    for (let i = 0; i < count; i++) {
+      if (!isFrameIv(this.#queue.peekAt(i * stride + 4, IV_LENGTH), this.#seq + i)) throw invalidMessage('a frame IV is not its sequence number');
+    }
+  }
+
   /** Starts a run of regular frames (one native call); false when a short run waits for more bytes. */
   async #nextRun(ended: boolean, stride: number): Promise<boolean> {
     const { count, whole } = this.#countRun(stride);
@@ -318,18 +322,15 @@ export class EnvelopeDecryptStream extends Transform {
     if (!whole && !ended && this.#window.size > 0) return false;
     const setup = this.#setup!;
     const rules = this.#rules!;
-    const spare = this.#pool!.take();
-    const bytes = this.#queue.read(count * stride, spare);
-    const recycle = bytes.buffer === spare.buffer ? spare : undefined;
-    if (recycle === undefined) this.#pool!.give(spare);
-    // Structure first, with the codec's own errors; the native call checks seq and IV again.
-    for (let i = 0; i < count; i++) readFrame(bytes, i * stride, this.#seq + i, rules);
-    setup.verifier?.update(bytes);
+    this.#checkRun(count, stride);
+    // The run's bytes stay in the chunks they came in: the workers read (and gather) them.
+    const parts = this.#queue.readViews(count * stride);
+    for (const part of parts) setup.verifier?.update(part);
     const out = this.#slabs.take(count * rules.frameLength);
     const first = this.#seq;
     this.#seq += count;
-    const work = decryptFrames(setup.contentKey, this.#parsed!.header.messageId, first, rules.frameLength, bytes, out, rules.requireFrameIv);
-    this.#window.add(work, { out, final: false, recycle });
+    const work = decryptFrames(setup.contentKey, this.#parsed!.header.messageId, first, rules.frameLength, parts.length === 1 ? parts[0]! : parts, out, rules.requireFrameIv);
+    this.#window.add(work, { out, final: false });
     await this.#window.slot();
     return true;
   }
@@ -358,7 +359,7 @@ export class EnvelopeDecryptStream extends Transform {
         if (batch !== undefined && used > 0) this.push(batch.subarray(0, used));
         batch = undefined;
         this.#state = setup.verifier === undefined ? 'done' : 'footer';
-        this.#release({ out, final: true, recycle: undefined });
+        this.#release({ out, final: true });
         return true;
       }
       batch ??= Buffer.allocUnsafe(Math.min(perSlice, Math.floor(this.#queue.length / size) + 1) * frameLength);
@@ -396,7 +397,7 @@ export class EnvelopeDecryptStream extends Transform {
     const out = Buffer.allocUnsafe(contentLength);
     const aad = bodyAad(this.#parsed!.header.messageId, 'single', 1, contentLength);
     this.#state = setup.verifier === undefined ? 'done' : 'footer';
-    this.#window.add(setup.contentKey.open(sealed, aad, out), { out, final: true, recycle: undefined });
+    this.#window.add(setup.contentKey.open(sealed, aad, out), { out, final: true });
     return true;
   }
 

@@ -54,7 +54,8 @@ export function frameIv(seq: number): Uint8Array {
   return iv;
 }
 
-function isFrameIv(iv: Uint8Array, seq: number): boolean {
+/** True when `iv` is the deterministic IV of frame `seq`. */
+export function isFrameIv(iv: Uint8Array, seq: number): boolean {
   for (let i = 0; i < 8; i++) if (iv[i] !== 0) return false;
   return new DataView(iv.buffer, iv.byteOffset, IV_LENGTH).getUint32(8) === seq;
 }
@@ -204,13 +205,16 @@ export async function encryptFrames(key: ContentKey, messageId: Uint8Array, firs
 
 /**
  * Decrypts a run of regular frames (`body`: n × (frameLength + 32) bytes,
- * sequence numbers from firstSeq) into `out` (n × frameLength). Any frame out
+ * sequence numbers from firstSeq; contiguous, or the segments it arrived in,
+ * which a native key reads without a copy on this thread) into `out`
+ * (n × frameLength). Any frame out
  * of order, with a wrong IV (when `checkIv`) or failing its tag fails the
  * whole run, and `out` is left wiped.
  */
-export async function decryptFrames(key: ContentKey, messageId: Uint8Array, firstSeq: number, frameLength: number, body: Uint8Array, out: Uint8Array, checkIv: boolean): Promise<void> {
+export async function decryptFrames(key: ContentKey, messageId: Uint8Array, firstSeq: number, frameLength: number, body: Uint8Array | readonly Uint8Array[], out: Uint8Array, checkIv: boolean): Promise<void> {
   const stride = frameLength + REGULAR_FRAME_OVERHEAD;
-  const count = runCount(body.length, stride, 'body');
+  const bodyLength = body instanceof Uint8Array ? body.length : body.reduce((sum, part) => sum + part.length, 0);
+  const count = runCount(bodyLength, stride, 'body');
   checkRun(firstSeq, count, out.length, count * frameLength);
   if (count === 0) return;
   if (key instanceof NativeContentKey) {
@@ -218,11 +222,12 @@ export async function decryptFrames(key: ContentKey, messageId: Uint8Array, firs
     return;
   }
   const rules: FrameRules = { frameLength, requireFrameIv: checkIv };
+  const bytes = body instanceof Uint8Array ? body : Buffer.concat(body);
   try {
     for (let i = 0; i < count; i++) {
-      const frame = readFrame(body, i * stride, firstSeq + i, rules);
+      const frame = readFrame(bytes, i * stride, firstSeq + i, rules);
       if (frame.final) throw invalidMessage('frames are out of order or missing');
-      await decryptFrame(key, messageId, body, frame, out.subarray(i * frameLength, (i + 1) * frameLength));
+      await decryptFrame(key, messageId, bytes, frame, out.subarray(i * frameLength, (i + 1) * frameLength));
     }
   } catch (error) {
     out.fill(0);

@@ -88,14 +88,36 @@ export class ByteQueue {
 
   /** The big-endian u32 at `offset` (offset + 4 <= length), without consuming anything. */
   u32At(offset: number): number {
+    const b = this.peekAt(offset, 4);
+    return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+  }
+
+  /** A copy of the `n` bytes at `offset` (offset + n <= length), for small reads; consumes nothing. */
+  peekAt(offset: number, n: number): Uint8Array {
+    const out = new Uint8Array(n);
     let index = this.#first;
     let at = this.#head + offset;
-    let value = 0;
-    for (let k = 0; k < 4; k++, at++) {
+    for (let k = 0; k < n; k++, at++) {
       while (at >= this.#chunks[index]!.length) at -= this.#chunks[index++]!.length;
-      value = value * 256 + this.#chunks[index]![at]!;
+      out[k] = this.#chunks[index]![at]!;
     }
-    return value;
+    return out;
+  }
+
+  /** Consumes the first `n` bytes (n <= length) as views of the chunks they lie in: no copy. */
+  readViews(n: number): Uint8Array[] {
+    if (n > this.#length) throw new IncompleteMessage();
+    const views: Uint8Array[] = [];
+    let index = this.#first;
+    let head = this.#head;
+    for (let left = n; left > 0; index++, head = 0) {
+      const chunk = this.#chunks[index]!;
+      const take = Math.min(chunk.length - head, left);
+      views.push(chunk.subarray(head, head + take));
+      left -= take;
+    }
+    this.#advance(n);
+    return views;
   }
 
   /** Drops `n` bytes (n <= length). */

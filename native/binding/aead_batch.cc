@@ -2,7 +2,9 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cstring>
+#include <new>
 
 namespace hsmkms::binding {
 
@@ -26,6 +28,20 @@ void AeadBatch::HoldArrays(napi_env env, napi_value data, napi_value offsets, na
   keep_alive_.Hold(env, offsets);
   keep_alive_.Hold(env, aad);
   napi_create_reference(env, output, 1, &output_ref_);
+}
+
+void AeadBatch::HoldSegments(napi_env env, napi_value segments) {
+  uint32_t n = 0;
+  napi_get_array_length(env, segments, &n);
+  segment_refs_.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value element;
+    napi_ref ref;
+    if (napi_get_element(env, segments, i, &element) == napi_ok &&
+        napi_create_reference(env, element, 1, &ref) == napi_ok) {
+      segment_refs_.push_back(ref);
+    }
+  }
 }
 
 void AeadBatch::Start(uint64_t cancel_id) {
@@ -127,14 +143,39 @@ void AeadBatch::SealFrames(size_t begin, size_t end) noexcept {
   }
 }
 
+const uint8_t* AeadBatch::BodyBytes(size_t offset, size_t length, uint8_t* scratch) const noexcept {
+  const Framing& f = args_.framing;
+  if (f.segments.empty()) return args_.data.data + offset;
+  size_t k = static_cast<size_t>(
+      std::upper_bound(f.segment_ends.begin(), f.segment_ends.end(), offset) -
+      f.segment_ends.begin());
+  size_t start = f.segment_ends[k] - f.segments[k].length;
+  if (offset + length <= f.segment_ends[k]) return f.segments[k].data + (offset - start);
+  for (size_t copied = 0; copied < length; ++k, start = f.segment_ends[k - 1]) {
+    const size_t from = offset + copied - start;
+    const size_t take = std::min(f.segments[k].length - from, length - copied);
+    std::memcpy(scratch + copied, f.segments[k].data + from, take);
+    copied += take;
+  }
+  return scratch;
+}
+
 void AeadBatch::OpenFrames(size_t begin, size_t end) noexcept {
   const Framing& f = args_.framing;
   const size_t stride = f.frame_length + Framing::kFrameOverhead;
   uint8_t aad[kMaxFrameAad];
   uint8_t iv[AesGcmKey::kIvSize];
+  std::unique_ptr<uint8_t[]> scratch;
+  if (!f.segments.empty()) {
+    scratch.reset(new (std::nothrow) uint8_t[stride]);
+    if (!scratch) {
+      internal_error_ = true;
+      return;
+    }
+  }
   for (size_t i = begin; i < end; ++i) {
     const auto seq = static_cast<uint32_t>(f.first_seq + i);
-    const uint8_t* frame = args_.data.data + i * stride;
+    const uint8_t* frame = BodyBytes(i * stride, stride, scratch.get());
     FrameIv(seq, iv);
     // A frame out of order, or (v2) with an IV other than its sequence number, fails the run.
     if (GetU32(frame) != seq || (f.check_iv && std::memcmp(frame + 4, iv, sizeof iv) != 0)) {
@@ -193,6 +234,7 @@ void AeadBatch::Complete(napi_env env) noexcept {
     }
     napi_delete_reference(env, output_ref_);
     keep_alive_.Release(env);
+    for (napi_ref ref : segment_refs_) napi_delete_reference(env, ref);
   }
   delete this;
 }

@@ -28,6 +28,11 @@ class AeadBatch final : public Completion {
     size_t frame_length = 0;
     std::array<uint8_t, 32> message_id{};
     size_t message_id_length = 0;  // 16 (v1) or 32 (v2)
+    // Open: the body as the chunks it arrived in (empty: `data` is contiguous).
+    // A frame lying in one segment is opened in place; one spanning segments
+    // is gathered by its worker, so the event loop never copies the body.
+    std::vector<ByteView> segments;
+    std::vector<size_t> segment_ends;  // running totals of the segment lengths
   };
   struct Args {
     AeadDirection direction;
@@ -41,6 +46,8 @@ class AeadBatch final : public Completion {
 
   void HoldArrays(napi_env env, napi_value data, napi_value offsets, napi_value aad,
                   napi_value output);
+  // Framed open from segments: references each segment array (JS thread).
+  void HoldSegments(napi_env env, napi_value segments);
   // Submits every chunk to the pool (JS thread).
   void Start(uint64_t cancel_id);
   void Complete(napi_env env) noexcept override;
@@ -63,6 +70,8 @@ class AeadBatch final : public Completion {
   void OpenFrames(size_t begin, size_t end) noexcept;
   // The body AAD of frame `seq` into `aad` (room for 72 bytes); returns its length.
   size_t FrameAad(uint32_t seq, uint8_t* aad) const noexcept;
+  // The `length` body bytes at `offset`: in place, or gathered into `scratch`.
+  const uint8_t* BodyBytes(size_t offset, size_t length, uint8_t* scratch) const noexcept;
   [[nodiscard]] size_t OutputOffset(size_t i) const noexcept;
 
   EnvState* state_;
@@ -70,6 +79,7 @@ class AeadBatch final : public Completion {
   napi_deferred deferred_;
   napi_ref output_ref_ = nullptr;
   KeepAlive keep_alive_;
+  std::vector<napi_ref> segment_refs_;
   std::vector<Chunk> chunks_;
   std::vector<uint8_t> failed_;  // per message, written by one chunk each
   std::atomic<size_t> remaining_;

@@ -126,8 +126,9 @@ struct BatchArrays {
 };
 
 // Cuts a checked batch into chunks and submits them; returns its promise.
+// `segments` (an Array, or null): a gathered body whose elements the batch references.
 Napi::Value SubmitBatch(const Napi::CallbackInfo& info, AeadBatch::Args args, size_t total,
-                        BatchArrays arrays, uint64_t cancel_id) {
+                        BatchArrays arrays, uint64_t cancel_id, napi_value segments = nullptr) {
   Napi::Env env = info.Env();
   if (args.key->destroyed()) ThrowStatus(env, Status::kKeyUnavailable);
   // Enough chunks to use every thread, few enough that each is worth a hop.
@@ -142,6 +143,7 @@ Napi::Value SubmitBatch(const Napi::CallbackInfo& info, AeadBatch::Args args, si
   EnvState* state = EnvState::Get(env);
   auto* batch = new AeadBatch(state, std::move(args), deferred, chunks);
   batch->HoldArrays(env, arrays.data, arrays.offsets, arrays.aad, arrays.output);
+  if (segments != nullptr) batch->HoldSegments(env, segments);
   state->BeginOperation();
   batch->Start(cancel_id);
   return Napi::Value(env, promise);
@@ -198,16 +200,37 @@ bool Overlaps(const ByteView& a, const ByteView& b) {
   return a.length > 0 && b.length > 0 && a.data < b.data + b.length && b.data < a.data + a.length;
 }
 
+// The segments of a gathered body (an Array of Uint8Array); returns their total length.
+size_t Segments(const Napi::CallbackInfo& info, AeadBatch::Framing* f) {
+  Napi::Array array = info[1].As<Napi::Array>();
+  const uint32_t n = array.Length();
+  Require(info.Env(), n <= 1u << 20, "too many segments");
+  size_t total = 0;
+  f->segments.reserve(n);
+  f->segment_ends.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    ByteView view = GetBytes(info.Env(), array.Get(i), false);
+    if (info.Env().IsExceptionPending()) throw info.Env().GetAndClearPendingException();
+    if (view.length == 0) continue;
+    total += view.length;
+    f->segments.push_back(view);
+    f->segment_ends.push_back(total);
+  }
+  return total;
+}
+
 // sealFrames(key, plaintext, out, messageId, firstSeq, frameLength, cancelId)
-// openFrames(key, body, out, messageId, firstSeq, frameLength, checkIv, cancelId)
+// openFrames(key, body | segments[], out, messageId, firstSeq, frameLength, checkIv, cancelId)
 // Every size is checked here: the raw binding must not trust its caller.
 Napi::Value StartFrames(const Napi::CallbackInfo& info, AeadDirection direction) {
   Napi::Env env = info.Env();
   const bool seal = direction == AeadDirection::kSeal;
-  AeadBatch::Args args{direction, Key(info), Bytes(info, 1), ByteView{}, Bytes(info, 2),
-                       nullptr,   0,         {}};
+  const bool gather = !seal && info[1].IsArray();
+  AeadBatch::Args args{direction, Key(info), gather ? ByteView{} : Bytes(info, 1), ByteView{},
+                       Bytes(info, 2), nullptr, 0, {}};
   AeadBatch::Framing& f = args.framing;
   f.enabled = true;
+  if (gather) args.data.length = Segments(info, &f);
   const ByteView message_id = Bytes(info, 3);
   Require(env, message_id.length == 16 || message_id.length == 32,
           "messageId must be 16 or 32 bytes");
@@ -226,11 +249,15 @@ Napi::Value StartFrames(const Napi::CallbackInfo& info, AeadDirection direction)
           "output size mismatch");
   Require(env, args.count == 0 || f.first_seq + (args.count - 1) <= kMaxSeq,
           "too many frames for the sequence numbers");
-  Require(env, !Overlaps(args.data, args.output), "output overlaps the input");
+  if (!gather) Require(env, !Overlaps(args.data, args.output), "output overlaps the input");
+  for (const ByteView& segment : f.segments) {
+    Require(env, !Overlaps(segment, args.output), "output overlaps the input");
+  }
   const size_t total = args.data.length;
+  const napi_value data = gather ? env.Undefined() : info[1];
   return SubmitBatch(info, std::move(args), total,
-                     {info[1], env.Undefined(), env.Undefined(), info[2]},
-                     CancelId(info, seal ? 6 : 7));
+                     {data, env.Undefined(), env.Undefined(), info[2]},
+                     CancelId(info, seal ? 6 : 7), gather ? napi_value{info[1]} : nullptr);
 }
 
 Napi::Value SealFrames(const Napi::CallbackInfo& info) {

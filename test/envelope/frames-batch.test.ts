@@ -39,7 +39,7 @@ async function sealed(s: ReturnType<typeof setup>): Promise<Buffer> {
   return out;
 }
 
-async function openRejects(s: ReturnType<typeof setup>, body: Uint8Array, checkIv = true): Promise<void> {
+async function openRejects(s: ReturnType<typeof setup>, body: Uint8Array | Uint8Array[], checkIv = true): Promise<void> {
   const out = Buffer.alloc(N * F, 0xaa);
   await expect(decryptFrames(s.key, s.messageId, FIRST, F, body, out, checkIv)).rejects.toMatchObject({ code: 'InvalidCiphertextException' });
   expect(out.every((b) => b === 0)).toBe(true);
@@ -102,6 +102,26 @@ describe('frame runs (sealFrames / openFrames)', () => {
         await openRejects(s, bad);
       }
     }
+  });
+
+  it('opens a body given as the segments it arrived in (gathered by the workers), and rejects a flip in one', async () => {
+    const s = setup();
+    const run = await sealed(s);
+    // Cuts at random points, a 3-byte segment inside a frame header, and an empty segment.
+    const cuts = [...new Set([0, 5, 8, STRIDE - 1, STRIDE + 2, 2 * STRIDE + 7, 2 * STRIDE + 7, ...Array.from({ length: 30 }, () => crypto.randomInt(run.length)), run.length])].sort((a, b) => a - b);
+    const segmentsOf = (body: Buffer) => [body.subarray(0, 0), ...cuts.slice(1).map((end, i) => body.subarray(cuts[i], end))];
+    const out = Buffer.alloc(N * F);
+    await decryptFrames(s.key, s.messageId, FIRST, F, segmentsOf(run), out, true);
+    expect(out.equals(s.plaintext)).toBe(true);
+    for (const at of [3, STRIDE + 1, 2 * STRIDE + 6, 20 * STRIDE + 100, run.length - 1]) {
+      const bad = Buffer.from(run);
+      bad[at] ^= 1;
+      await openRejects(s, segmentsOf(bad));
+    }
+    const handle = nativeKeyHandle(s.key.key);
+    expect(() => native.openFrames(handle, [run.subarray(0, 9), run.subarray(10)], Buffer.alloc(N * F), s.messageId, FIRST, F, true, 0)).toThrow(RangeError);
+    expect(() => native.openFrames(handle, [run, 'x' as unknown as Uint8Array], Buffer.alloc(N * F), s.messageId, FIRST, F, true, 0)).toThrow(TypeError);
+    expect(() => native.openFrames(handle, [run.subarray(0, 10), run.subarray(10)], run.subarray(0, N * F), s.messageId, FIRST, F, true, 0)).toThrow(RangeError);
   });
 
   it('rejects bad sizes and sequence numbers in the raw binding', () => {
