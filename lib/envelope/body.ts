@@ -3,7 +3,7 @@
  * or decrypted straight into the caller's buffer. Small frames run on the
  * calling thread (below the AEAD engine's inline threshold a hop to the pool
  * costs more than the AES), yielding to the event loop every few MiB; large
- * frames run on the worker pool in runs of about 1 MiB (one native call
+ * frames run on the worker pool in runs of about 512 KiB (one native call
  * each), a bounded number in flight, finishing in any order into their own
  * slices of the output.
  */

@@ -14,8 +14,8 @@
  *   lengths) as they are read, decrypted on the worker pool (frames above
  *   the engine's inline threshold; smaller ones on the event loop in 1 MiB
  *   slices) and emitted in order, each once its tag verifies. Regular frames
- *   go in runs of up to about 1 MiB, one native call per run; while runs are
- *   in flight a short run waits for more input. About 4 MiB of runs are in
+ *   go in runs of up to about 512 KiB, one native call per run; while runs are
+ *   in flight a short run waits for more input. About 2 MiB of runs are in
  *   flight (never more frames than `maxFramesInFlight`) and the write
  *   callback waits for a free slot: back-pressure reaches the writer.
  * - Signed suites: the bytes feed the verifier in order; the final frame's
@@ -51,7 +51,7 @@ export interface EnvelopeDecryptStreamOptions extends EnvelopeDecryptOptions {
    * the format's. Set it for untrusted input: a whole frame is buffered.
    */
   maxBodySize?: number;
-  /** Frames decrypted on the pool at once (default: about 4 MiB of frames in 1 MiB runs; frames of 1 MiB and more: at least AES threads × 2 + 2). */
+  /** Frames decrypted on the pool at once (default: about 2 MiB of frames in 512 KiB runs; frames over 256 KiB: at least AES threads × 2 + 2). */
   maxFramesInFlight?: number;
   writableHighWaterMark?: number;
   readableHighWaterMark?: number;
@@ -109,6 +109,8 @@ export class EnvelopeDecryptStream extends Transform {
   #inline = false;
   /** Regular frames per run, once the frame length is known. */
   #runFrames = 1;
+  /** Complete regular frames already found at the head of the queue (a run being gathered). */
+  #scanned = 1;
   #seq = 1;
   /** Signed suites: the final frame's plaintext, held until the signature verifies. */
   #held: Buffer | undefined;
@@ -294,8 +296,9 @@ export class EnvelopeDecryptStream extends Transform {
    * frame follows). Peeks only each frame's first u32.
    */
   #countRun(stride: number): { count: number; whole: boolean } {
-    let count = 1;
-    for (; count < this.#runFrames; count++) {
+    // A run waiting for input is not scanned again from its start.
+    let count = this.#scanned;
+    for (; count < this.#runFrames; count++, this.#scanned = count) {
       const at = count * stride;
       if (this.#queue.length < at + 4) return { count, whole: false };
       const first = this.#queue.u32At(at);
@@ -323,6 +326,7 @@ export class EnvelopeDecryptStream extends Transform {
     const setup = this.#setup!;
     const rules = this.#rules!;
     this.#checkRun(count, stride);
+    this.#scanned = 1;
     // The run's bytes stay in the chunks they came in: the workers read (and gather) them.
     const parts = this.#queue.readViews(count * stride);
     for (const part of parts) setup.verifier?.update(part);

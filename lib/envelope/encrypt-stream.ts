@@ -10,9 +10,9 @@
  *   frame; the end of input makes the final frame (empty when the length is
  *   a multiple of the frame length, as `planFrames` does).
  * - Frames above the engine's inline threshold (16 KiB by default) are
- *   encrypted on the worker pool in runs of about 1 MiB of plaintext, one
+ *   encrypted on the worker pool in runs of about 512 KiB of plaintext, one
  *   native call per run (a call per frame cost the event loop more than the
- *   AES), and emitted in order, one buffer per run. About 4 MiB of runs are
+ *   AES), and emitted in order, one buffer per run. About 2 MiB of runs are
  *   in flight (never more frames than `maxFramesInFlight`), and the write
  *   callback waits for a free slot, so back-pressure from the reader reaches
  *   the writer and memory stays bounded whatever the stream's length.
@@ -45,7 +45,7 @@ export interface EnvelopeEncryptStreamOptions extends EnvelopeEncryptOptions {
    * at once.
    */
   plaintextLength?: number;
-  /** Frames encrypted on the pool at once (default: about 4 MiB of frames in 1 MiB runs; frames of 1 MiB and more: at least AES threads × 2 + 2). Bounds the stream's memory. */
+  /** Frames encrypted on the pool at once (default: about 2 MiB of frames in 512 KiB runs; frames over 256 KiB: at least AES threads × 2 + 2). Bounds the stream's memory. */
   maxFramesInFlight?: number;
   /** Node stream options for the writable side (highWaterMark of buffered input, in bytes). */
   writableHighWaterMark?: number;

@@ -38,10 +38,17 @@ export async function runFramesInParallel(count: number, frameLength: number, jo
   if (failure !== undefined) throw failure;
 }
 
-/** Plaintext bytes in one run of regular frames (one native call, cut across the pool's threads). */
-const RUN_BYTES = 1024 * 1024;
+/**
+ * Plaintext bytes in one run of regular frames (one native call, cut across
+ * the pool's threads). 512 KiB, not 1 MiB: the speed is the same within
+ * noise, and a 1 GiB encrypt -> decrypt pipeline peaked at 135-152 MiB RSS
+ * with 1 MiB runs (4 MiB in flight) against 108-123 MiB with 512 KiB runs
+ * (2 MiB in flight): a run's output is one buffer, and big buffers pile up
+ * between collections.
+ */
+const RUN_BYTES = 512 * 1024;
 /** Run bytes in flight by default: enough to keep every thread busy while the event loop fills the next run. */
-const RUN_BYTES_IN_FLIGHT = 4 * 1024 * 1024;
+const RUN_BYTES_IN_FLIGHT = 2 * 1024 * 1024;
 
 /** How a stream groups regular frames: frames per run, and runs in flight at once. */
 export interface RunPlan {
@@ -50,9 +57,9 @@ export interface RunPlan {
 }
 
 /**
- * Runs of about 1 MiB of plaintext, about 4 MiB of them in flight. A caller's
- * `maxFramesInFlight` still bounds frames in flight: runs shrink to fit it.
- * Frames of 1 MiB and more go one per run, as many as frames went before.
+ * Runs of about 512 KiB of plaintext, about 2 MiB of them in flight. A
+ * caller's `maxFramesInFlight` still bounds frames in flight: runs shrink to
+ * fit it. Frames over 256 KiB go one per run, as many as frames went before.
  */
 export function planRuns(frameLength: number, maxFramesInFlight: number | undefined): RunPlan {
   const perRun = Math.max(1, Math.floor(RUN_BYTES / Math.max(frameLength, 1)));

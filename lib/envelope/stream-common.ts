@@ -88,8 +88,14 @@ export class ByteQueue {
 
   /** The big-endian u32 at `offset` (offset + 4 <= length), without consuming anything. */
   u32At(offset: number): number {
-    const b = this.peekAt(offset, 4);
-    return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+    let index = this.#first;
+    let at = this.#head + offset;
+    let value = 0;
+    for (let k = 0; k < 4; k++, at++) {
+      while (at >= this.#chunks[index]!.length) at -= this.#chunks[index++]!.length;
+      value = value * 256 + this.#chunks[index]![at]!;
+    }
+    return value;
   }
 
   /** A copy of the `n` bytes at `offset` (offset + n <= length), for small reads; consumes nothing. */

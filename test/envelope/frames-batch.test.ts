@@ -154,9 +154,9 @@ describe('frame runs (sealFrames / openFrames)', () => {
 
 describe('streams over frame runs', () => {
   const keyring = new RawAesKeyring({ keyName: 'runs', keyNamespace: 'hsmkms-runs', unencryptedMasterKey: crypto.randomBytes(32), utf8Sorting: true });
-  // 20000-byte frames: 52 per 1 MiB run, on the pool path (above the 16 KiB inline threshold).
+  // 20000-byte frames: 26 per 512 KiB run, on the pool path (above the 16 KiB inline threshold).
   const FL = 20_000;
-  const RUN = Math.floor((1024 * 1024) / FL) * FL;
+  const RUN = Math.floor((512 * 1024) / FL) * FL;
 
   it.each([undefined, 1, 3, 100])('round trips across run edges, chunkings and maxFramesInFlight %s', async (maxFramesInFlight) => {
     for (const size of [0, FL, RUN - 1, RUN, RUN + 1, 3 * RUN + 7 * FL + 5]) {
