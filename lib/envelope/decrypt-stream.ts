@@ -144,6 +144,10 @@ export class EnvelopeDecryptStream extends Transform {
       return;
     }
     this.#queue.push(chunk);
+    if (this.#waitsForInput()) {
+      callback();
+      return;
+    }
     this.#process(false).then(
       () => callback(),
       (error: unknown) => callback(asKmsError(error)),
@@ -178,6 +182,23 @@ export class EnvelopeDecryptStream extends Transform {
       return;
     }
     if (p.out.length > 0) this.push(p.out);
+  }
+
+  /**
+   * True when #process would only wait for more bytes: a run being gathered
+   * while others are in flight (most chunks, as a run spans many). Checked
+   * synchronously, without a promise per chunk; any doubt, or an error to
+   * report, goes to #process.
+   */
+  #waitsForInput(): boolean {
+    if (this.#state !== 'frames' || this.#inline || this.#window.size === 0 || this.destroyed) return false;
+    try {
+      const next = this.#nextFrameSize();
+      if (next === undefined || this.#queue.length < next.size) return true;
+      return !next.final && !this.#countRun(next.size).whole;
+    } catch {
+      return false;
+    }
   }
 
   /** Consumes what the queue holds, as far as it goes. */

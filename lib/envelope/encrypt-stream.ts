@@ -141,6 +141,10 @@ export class EnvelopeEncryptStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.#fillRun(chunk)) {
+      callback();
+      return;
+    }
     this.#write(chunk).then(
       () => callback(),
       (error: unknown) => callback(asKmsError(error)),
@@ -197,6 +201,22 @@ export class EnvelopeEncryptStream extends Transform {
         await this.#dispatch(setup, full, full);
       }
     }
+  }
+
+  /**
+   * Pool path, materials ready: a chunk that only adds to the run being
+   * filled is copied at once, without a promise per chunk (most chunks, as a
+   * run spans many). False when the general path has to run.
+   */
+  #fillRun(chunk: Buffer): boolean {
+    if (this.#setup === undefined || this.#inline) return false;
+    if (this.#expectedLength !== undefined && this.#written + chunk.length > this.#expectedLength) return false;
+    if (this.#fill + chunk.length >= this.#runFrames * this.#frameLength) return false;
+    this.#current ??= this.#pool.take();
+    this.#current.set(chunk, this.#fill);
+    this.#fill += chunk.length;
+    this.#written += chunk.length;
+    return true;
   }
 
   #nextSeq(): number {
