@@ -141,6 +141,18 @@ export interface NativeBinding {
   open<T extends Uint8Array>(key: NativeKeyHandle, sealed: Uint8Array, aad: Uint8Array | undefined, out: T, cancelId: number): Promise<T>;
   sealBatch<T extends Uint8Array>(key: NativeKeyHandle, data: Uint8Array, offsets: Uint32Array, aad: Uint8Array | undefined, out: T, cancelId: number): Promise<T>;
   openBatch<T extends Uint8Array>(key: NativeKeyHandle, data: Uint8Array, offsets: Uint32Array, aad: Uint8Array | undefined, out: T, cancelId: number): Promise<T>;
+  /**
+   * Seals ESDK regular frames firstSeq.. of one message: `plaintext` is n × frameLength bytes,
+   * `out` n × (frameLength + 32) (u32 seq || IV || ciphertext || tag each). Rejects, output wiped, on any failure.
+   */
+  sealFrames<T extends Uint8Array>(key: NativeKeyHandle, plaintext: Uint8Array, out: T, messageId: Uint8Array, firstSeq: number, frameLength: number, cancelId: number): Promise<T>;
+  /**
+   * Opens n regular frames (`body`: n × (frameLength + 32) bytes, contiguous or as the segments it
+   * arrived in, gathered by the workers) into `out` (n × frameLength): every
+   * sequence number must be firstSeq + i and, with checkIv, every IV 8 zero bytes || seq; else the
+   * whole run fails with InvalidCiphertextException and `out` is wiped.
+   */
+  openFrames<T extends Uint8Array>(key: NativeKeyHandle, body: Uint8Array | readonly Uint8Array[], out: T, messageId: Uint8Array, firstSeq: number, frameLength: number, checkIv: boolean, cancelId: number): Promise<T>;
   cancel(cancelId: number): number;
 
   setThreads(threads: number): void;

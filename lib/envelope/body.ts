@@ -3,8 +3,9 @@
  * or decrypted straight into the caller's buffer. Small frames run on the
  * calling thread (below the AEAD engine's inline threshold a hop to the pool
  * costs more than the AES), yielding to the event loop every few MiB; large
- * frames run on the worker pool, a bounded number in flight, finishing in
- * any order into their own slices of the output.
+ * frames run on the worker pool in runs of about 512 KiB (one native call
+ * each), a bounded number in flight, finishing in any order into their own
+ * slices of the output.
  */
 import { aead } from '../aead.js';
 import { KmsError } from '../errors.js';
@@ -12,9 +13,9 @@ import { ByteReader } from './byte-reader.js';
 import type { ContentKey } from './content-key.js';
 import {
   bodyAad,
-  decryptFrame,
+  decryptFrames,
   decryptFrameSync,
-  encryptFrame,
+  encryptFrames,
   encryptFrameSync,
   frameSize,
   MAX_SEQUENCE_NUMBER,
@@ -25,7 +26,7 @@ import {
 } from './frame-codec.js';
 import { IncompleteMessage, invalidMessage, invalidOption } from './message-errors.js';
 import { IV_LENGTH, TAG_LENGTH } from './suites.js';
-import { runFramesInParallel } from './parallel-frames.js';
+import { planRuns, runFramesInParallel } from './parallel-frames.js';
 
 /** Non-framed content is capped by GCM's counter: 2^36 - 32 bytes. */
 const MAX_SINGLE_BLOCK = 2 ** 36 - 32;
@@ -55,8 +56,11 @@ export function framedBodyLength(plan: FramePlan): number {
   return plan.regularFrames * (plan.frameLength + REGULAR_FRAME_OVERHEAD) + frameSize(true, plan.finalLength);
 }
 
-/** Runs frame `i` of `count` for each i, sync below the inline threshold, else on the pool. */
-async function runFrames(count: number, frameBytes: number, runSync: (i: number) => void, runAsync: (i: number) => Promise<void>): Promise<void> {
+/**
+ * Runs frame `i` of `count` for each i, sync below the inline threshold;
+ * else on the pool, `runAsync(first, n)` for runs of frames first..first+n-1.
+ */
+async function runFrames(count: number, frameBytes: number, runSync: (i: number) => void, runAsync: (first: number, n: number) => Promise<void>): Promise<void> {
   if (frameBytes <= aead.settings().inlineThreshold) {
     const perSlice = Math.max(1, Math.floor(SYNC_SLICE_BYTES / Math.max(frameBytes, 1)));
     for (let i = 0; i < count; i++) {
@@ -65,7 +69,9 @@ async function runFrames(count: number, frameBytes: number, runSync: (i: number)
     }
     return;
   }
-  await runFramesInParallel(count, frameBytes, runAsync);
+  const perRun = planRuns(frameBytes, undefined).framesPerRun;
+  const runs = Math.ceil(count / perRun);
+  await runFramesInParallel(runs, perRun * frameBytes, (r) => runAsync(r * perRun, Math.min(perRun, count - r * perRun)));
 }
 
 /** Encrypts `plaintext` as a framed body into `body` (exactly {@link framedBodyLength} bytes). */
@@ -73,7 +79,9 @@ export async function encryptFramedBody(key: ContentKey, messageId: Uint8Array, 
   const { frameLength, regularFrames } = plan;
   const stride = frameLength + REGULAR_FRAME_OVERHEAD;
   const regular = (i: number) => [key, messageId, i + 1, false, plaintext.subarray(i * frameLength, (i + 1) * frameLength), body.subarray(i * stride, (i + 1) * stride)] as const;
-  await runFrames(regularFrames, frameLength, (i) => encryptFrameSync(...regular(i)), (i) => encryptFrame(...regular(i)));
+  const run = (first: number, n: number) =>
+    encryptFrames(key, messageId, first + 1, frameLength, plaintext.subarray(first * frameLength, (first + n) * frameLength), body.subarray(first * stride, (first + n) * stride));
+  await runFrames(regularFrames, frameLength, (i) => encryptFrameSync(...regular(i)), run);
   const finalStart = regularFrames * stride;
   encryptFrameSync(key, messageId, regularFrames + 1, true, plaintext.subarray(regularFrames * frameLength), body.subarray(finalStart));
 }
@@ -140,7 +148,9 @@ export async function decryptBody(key: ContentKey, messageId: Uint8Array, bytes:
       const frame: FrameInfo = { seq: i + 1, final: false, contentLength: frameLength, start, end: start + stride };
       return [key, messageId, bytes, frame, out.subarray(i * frameLength, (i + 1) * frameLength)] as const;
     };
-    await runFrames(layout.regularFrames, frameLength, (i) => decryptFrameSync(...regular(i)), (i) => decryptFrame(...regular(i)));
+    const run = (first: number, n: number) =>
+      decryptFrames(key, messageId, first + 1, frameLength, bytes.subarray(layout.start + first * stride, layout.start + (first + n) * stride), out.subarray(first * frameLength, (first + n) * frameLength), layout.rules.requireFrameIv);
+    await runFrames(layout.regularFrames, frameLength, (i) => decryptFrameSync(...regular(i)), run);
     decryptFrameSync(key, messageId, bytes, layout.final, out.subarray(layout.regularFrames * frameLength));
   } catch (error) {
     throw asInvalid(error);

@@ -6,7 +6,8 @@
  * have to pass through JavaScript; those bytes are wiped by destroy()).
  */
 import crypto from 'node:crypto';
-import { aead, type AeadKey } from '../aead.js';
+import { aead, nativeKeyHandle, type AeadKey } from '../aead.js';
+import { native } from '../native.js';
 import { invalidMessage } from './message-errors.js';
 import { IV_LENGTH, TAG_LENGTH } from './suites.js';
 
@@ -44,8 +45,27 @@ export class NativeContentKey implements ContentKey {
     return aead.decrypt(this.key, sealed, { aad, output: out });
   }
 
+  /** Seals a run of regular frames in one native call (sizes checked by the caller and again natively). */
+  sealFrames(messageId: Uint8Array, firstSeq: number, frameLength: number, plaintext: Uint8Array, out: Uint8Array): Promise<unknown> {
+    return settle(() => native.sealFrames(nativeKeyHandle(this.key), plaintext, out, messageId, firstSeq, frameLength, 0));
+  }
+
+  /** Opens a run of regular frames in one native call; any bad frame fails the run and wipes `out`. */
+  openFrames(messageId: Uint8Array, firstSeq: number, frameLength: number, body: Uint8Array | readonly Uint8Array[], out: Uint8Array, checkIv: boolean): Promise<unknown> {
+    return settle(() => native.openFrames(nativeKeyHandle(this.key), body, out, messageId, firstSeq, frameLength, checkIv, 0));
+  }
+
   destroy(): void {
     this.key.destroy();
+  }
+}
+
+/** A native starter's synchronous throw (destroyed key, bad size) as a rejection. */
+function settle(start: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return start();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

@@ -11,11 +11,13 @@
  *   `header` property). Input arriving meanwhile waits in the writable
  *   buffer.
  * - Frames are checked for structure (sequence numbers 1, 2, 3..., the IV,
- *   lengths) as they are read, decrypted in parallel on the worker pool
- *   (frames above the engine's inline threshold; smaller ones on the event
- *   loop in 1 MiB slices) and emitted in order, each once its tag verifies.
- *   At most `maxFramesInFlight` frames are in flight and the write callback
- *   waits for a free slot: back-pressure reaches the writer.
+ *   lengths) as they are read, decrypted on the worker pool (frames above
+ *   the engine's inline threshold; smaller ones on the event loop in 1 MiB
+ *   slices) and emitted in order, each once its tag verifies. Regular frames
+ *   go in runs of up to about 512 KiB, one native call per run; while runs are
+ *   in flight a short run waits for more input. About 2 MiB of runs are in
+ *   flight (never more frames than `maxFramesInFlight`) and the write
+ *   callback waits for a free slot: back-pressure reaches the writer.
  * - Signed suites: the bytes feed the verifier in order; the final frame's
  *   plaintext (or a non-framed body's) is held back until the footer's
  *   signature verifies, and wiped if it does not. Regular frames are
@@ -30,14 +32,14 @@
  */
 import { Transform, type TransformCallback, type TransformOptions } from 'node:stream';
 import { KmsError } from '../errors.js';
-import { bodyAad, decryptFrame, decryptFrameSync, FINAL_FRAME_MARKER, readFrame, REGULAR_FRAME_OVERHEAD, FINAL_FRAME_OVERHEAD, type FrameRules } from './frame-codec.js';
+import { bodyAad, decryptFrame, decryptFrames, decryptFrameSync, FINAL_FRAME_MARKER, isFrameIv, MAX_SEQUENCE_NUMBER, readFrame, REGULAR_FRAME_OVERHEAD, FINAL_FRAME_OVERHEAD, type FrameRules } from './frame-codec.js';
 import { ContentType, parseHeader, type MessageHeader, type ParsedHeader } from './header-codec.js';
 import { IncompleteMessage, invalidMessage, invalidOption } from './message-errors.js';
 import { prepareDecryption, type DecryptionSetup } from './message-setup.js';
 import { checkDecryptOptions, DEFAULT_FRAME_LENGTH, type CheckedDecryptOptions, type EnvelopeDecryptOptions } from './options.js';
-import { asKmsError, BufferPool, ByteQueue, checkFramesInFlight, FrameWindow, runsInline, SlabAllocator, SYNC_SLICE_BYTES, yieldToLoop } from './stream-common.js';
+import { asKmsError, ByteQueue, checkFramesInFlight, FrameWindow, runsInline, SlabAllocator, SYNC_SLICE_BYTES, yieldToLoop } from './stream-common.js';
 import { IV_LENGTH, TAG_LENGTH } from './suites.js';
-import { defaultFramesInFlight } from './parallel-frames.js';
+import { planRuns } from './parallel-frames.js';
 
 /** Options of `envelope.decryptStream`: those of `envelope.decrypt`, plus stream limits and tuning. */
 export interface EnvelopeDecryptStreamOptions extends EnvelopeDecryptOptions {
@@ -49,7 +51,7 @@ export interface EnvelopeDecryptStreamOptions extends EnvelopeDecryptOptions {
    * the format's. Set it for untrusted input: a whole frame is buffered.
    */
   maxBodySize?: number;
-  /** Frames decrypted on the pool at once (default: about 2 MiB of frames, at least AES threads × 2 + 2). */
+  /** Frames decrypted on the pool at once (default: about 2 MiB of frames in 512 KiB runs; frames over 256 KiB: at least AES threads × 2 + 2). */
   maxFramesInFlight?: number;
   writableHighWaterMark?: number;
   readableHighWaterMark?: number;
@@ -66,7 +68,6 @@ const HEADER_RETRY_MIN = 64;
 interface PendingPlaintext {
   readonly out: Buffer;
   readonly final: boolean;
-  readonly recycle: Buffer | undefined;
 }
 
 function checkBoolean(name: string, value: unknown): boolean {
@@ -106,7 +107,10 @@ export class EnvelopeDecryptStream extends Transform {
   #setup: DecryptionSetup | undefined;
   #rules: FrameRules | undefined;
   #inline = false;
-  #pool: BufferPool | undefined;
+  /** Regular frames per run, once the frame length is known. */
+  #runFrames = 1;
+  /** Complete regular frames already found at the head of the queue (a run being gathered). */
+  #scanned = 1;
   #seq = 1;
   /** Signed suites: the final frame's plaintext, held until the signature verifies. */
   #held: Buffer | undefined;
@@ -124,7 +128,7 @@ export class EnvelopeDecryptStream extends Transform {
     this.#maxBodySize = maxBodySize;
     this.#maxFramesOption = maxFrames;
     this.#window = new FrameWindow<PendingPlaintext>(
-      maxFrames ?? defaultFramesInFlight(DEFAULT_FRAME_LENGTH),
+      planRuns(DEFAULT_FRAME_LENGTH, maxFrames).runsInFlight,
       (p) => this.#release(p),
       (error) => this.destroy(error),
     );
@@ -140,6 +144,10 @@ export class EnvelopeDecryptStream extends Transform {
       return;
     }
     this.#queue.push(chunk);
+    if (this.#waitsForInput()) {
+      callback();
+      return;
+    }
     this.#process(false).then(
       () => callback(),
       (error: unknown) => callback(asKmsError(error)),
@@ -168,13 +176,29 @@ export class EnvelopeDecryptStream extends Transform {
   }
 
   #release(p: PendingPlaintext): void {
-    this.#pool?.give(p.recycle);
     if (this.destroyed) return;
     if (p.final && this.#setup!.verifier !== undefined) {
       this.#held = p.out;
       return;
     }
     if (p.out.length > 0) this.push(p.out);
+  }
+
+  /**
+   * True when #process would only wait for more bytes: a run being gathered
+   * while others are in flight (most chunks, as a run spans many). Checked
+   * synchronously, without a promise per chunk; any doubt, or an error to
+   * report, goes to #process.
+   */
+  #waitsForInput(): boolean {
+    if (this.#state !== 'frames' || this.#inline || this.#window.size === 0 || this.destroyed) return false;
+    try {
+      const next = this.#nextFrameSize();
+      if (next === undefined || this.#queue.length < next.size) return true;
+      return !next.final && !this.#countRun(next.size).whole;
+    } catch {
+      return false;
+    }
   }
 
   /** Consumes what the queue holds, as far as it goes. */
@@ -189,7 +213,7 @@ export class EnvelopeDecryptStream extends Transform {
         case 'frames':
           if (this.#inline) {
             if (!(await this.#framesInline())) return;
-          } else if (!(await this.#nextFrame())) return;
+          } else if (!(await this.#nextFrame(ended))) return;
           break;
         case 'single':
           if (!this.#singleBlock()) return;
@@ -210,7 +234,9 @@ export class EnvelopeDecryptStream extends Transform {
     const bytes = this.#queue.flatten();
     try {
       this.#parsed = parseHeader(bytes, { maxEncryptedDataKeys: this.#opts.maxEncryptedDataKeys });
-      if (this.#maxFramesOption === undefined) this.#window.max = defaultFramesInFlight(this.#parsed.header.frameLength);
+      const plan = planRuns(Math.max(this.#parsed.header.frameLength, 1), this.#maxFramesOption);
+      this.#window.max = plan.runsInFlight;
+      this.#runFrames = plan.framesPerRun;
     } catch (error) {
       if (!(error instanceof IncompleteMessage)) throw error;
       if (ended) throw invalidMessage('the message is truncated');
@@ -240,7 +266,6 @@ export class EnvelopeDecryptStream extends Transform {
     } else {
       this.#rules = { frameLength: header.frameLength, requireFrameIv: header.version === 2 };
       this.#inline = runsInline(header.frameLength);
-      if (!this.#inline) this.#pool = new BufferPool(header.frameLength + REGULAR_FRAME_OVERHEAD);
       this.#state = 'frames';
     }
     this.header = header;
@@ -269,22 +294,68 @@ export class EnvelopeDecryptStream extends Transform {
     return { size, final: first === FINAL_FRAME_MARKER };
   }
 
-  /** Pool path: reads one frame and starts its decryption; false when its bytes are not all there yet. */
-  async #nextFrame(): Promise<boolean> {
+  /** Pool path: reads a run of regular frames, or the final frame, and starts its decryption; false when waiting for bytes. */
+  async #nextFrame(ended: boolean): Promise<boolean> {
     const next = this.#nextFrameSize();
     if (next === undefined || this.#queue.length < next.size) return false;
-    const { size } = next;
+    if (!next.final) return this.#nextRun(ended, next.size);
     const setup = this.#setup!;
-    const spare = next.final ? undefined : this.#pool!.take();
-    const bytes = this.#queue.read(size, spare);
-    const recycle = spare !== undefined && bytes.buffer === spare.buffer ? spare : undefined;
-    if (spare !== undefined && recycle === undefined) this.#pool!.give(spare);
+    const bytes = this.#queue.read(next.size);
     const frame = readFrame(bytes, 0, this.#seq, this.#rules!);
     setup.verifier?.update(bytes);
     const out = this.#slabs.take(frame.contentLength);
     this.#seq++;
     if (frame.final) this.#state = setup.verifier === undefined ? 'done' : 'footer';
-    this.#window.add(decryptFrame(setup.contentKey, this.#parsed!.header.messageId, bytes, frame, out), { out, final: frame.final, recycle });
+    this.#window.add(decryptFrame(setup.contentKey, this.#parsed!.header.messageId, bytes, frame, out), { out, final: frame.final });
+    await this.#window.slot();
+    return true;
+  }
+
+  /**
+   * How many complete regular frames open the queue (the first one checked
+   * already), up to a run; `whole` once the run cannot grow (full, or a final
+   * frame follows). Peeks only each frame's first u32.
+   */
+  #countRun(stride: number): { count: number; whole: boolean } {
+    // A run waiting for input is not scanned again from its start.
+    let count = this.#scanned;
+    for (; count < this.#runFrames; count++, this.#scanned = count) {
+      const at = count * stride;
+      if (this.#queue.length < at + 4) return { count, whole: false };
+      const first = this.#queue.u32At(at);
+      if (first === FINAL_FRAME_MARKER) return { count, whole: true };
+      if (first !== this.#seq + count) throw invalidMessage('frames are out of order or missing');
+      if (this.#queue.length < at + stride) return { count, whole: false };
+    }
+    return { count, whole: true };
+  }
+
+  /** The structure checks of readFrame for a run still in the queue (seq numbers were checked by #countRun); the native call checks again. */
+  #checkRun(count: number, stride: number): void {
+    if (this.#seq + count - 1 > MAX_SEQUENCE_NUMBER) throw invalidMessage('too many frames');
+    if (!this.#rules!.requireFrameIv) return;
+    for (let i = 0; i < count; i++) {
+      if (!isFrameIv(this.#queue.peekAt(i * stride + 4, IV_LENGTH), this.#seq + i)) throw invalidMessage('a frame IV is not its sequence number');
+    }
+  }
+
+  /** Starts a run of regular frames (one native call); false when a short run waits for more bytes. */
+  async #nextRun(ended: boolean, stride: number): Promise<boolean> {
+    const { count, whole } = this.#countRun(stride);
+    // While the pool is busy, a short run waits for more input: fewer, larger calls.
+    if (!whole && !ended && this.#window.size > 0) return false;
+    const setup = this.#setup!;
+    const rules = this.#rules!;
+    this.#checkRun(count, stride);
+    this.#scanned = 1;
+    // The run's bytes stay in the chunks they came in: the workers read (and gather) them.
+    const parts = this.#queue.readViews(count * stride);
+    for (const part of parts) setup.verifier?.update(part);
+    const out = this.#slabs.take(count * rules.frameLength);
+    const first = this.#seq;
+    this.#seq += count;
+    const work = decryptFrames(setup.contentKey, this.#parsed!.header.messageId, first, rules.frameLength, parts.length === 1 ? parts[0]! : parts, out, rules.requireFrameIv);
+    this.#window.add(work, { out, final: false });
     await this.#window.slot();
     return true;
   }
@@ -313,7 +384,7 @@ export class EnvelopeDecryptStream extends Transform {
         if (batch !== undefined && used > 0) this.push(batch.subarray(0, used));
         batch = undefined;
         this.#state = setup.verifier === undefined ? 'done' : 'footer';
-        this.#release({ out, final: true, recycle: undefined });
+        this.#release({ out, final: true });
         return true;
       }
       batch ??= Buffer.allocUnsafe(Math.min(perSlice, Math.floor(this.#queue.length / size) + 1) * frameLength);
@@ -351,7 +422,7 @@ export class EnvelopeDecryptStream extends Transform {
     const out = Buffer.allocUnsafe(contentLength);
     const aad = bodyAad(this.#parsed!.header.messageId, 'single', 1, contentLength);
     this.#state = setup.verifier === undefined ? 'done' : 'footer';
-    this.#window.add(setup.contentKey.open(sealed, aad, out), { out, final: true, recycle: undefined });
+    this.#window.add(setup.contentKey.open(sealed, aad, out), { out, final: true });
     return true;
   }
 

@@ -9,12 +9,14 @@
  * - Input of any chunk size is cut into frames. A full frame is a regular
  *   frame; the end of input makes the final frame (empty when the length is
  *   a multiple of the frame length, as `planFrames` does).
- * - Frames above the engine's inline threshold (the default 64 KiB) are
- *   encrypted in parallel on the worker pool and emitted in order; at most
- *   `maxFramesInFlight` are in flight, and the write callback waits for a
- *   free slot, so back-pressure from the reader reaches the writer and
- *   memory stays bounded whatever the stream's length. Smaller frames are
- *   encrypted on the event loop in 1 MiB slices, many frames per chunk.
+ * - Frames above the engine's inline threshold (16 KiB by default) are
+ *   encrypted on the worker pool in runs of about 512 KiB of plaintext, one
+ *   native call per run (a call per frame cost the event loop more than the
+ *   AES), and emitted in order, one buffer per run. About 2 MiB of runs are
+ *   in flight (never more frames than `maxFramesInFlight`), and the write
+ *   callback waits for a free slot, so back-pressure from the reader reaches
+ *   the writer and memory stays bounded whatever the stream's length.
+ *   Smaller frames are encrypted on the event loop in 1 MiB slices.
  * - Signed suites (0x0578): every emitted byte feeds the signer in order; the
  *   footer follows the final frame.
  * - Every emitted chunk is a buffer of its own (never reused by the stream).
@@ -25,14 +27,14 @@
  */
 import { Transform, type TransformCallback, type TransformOptions } from 'node:stream';
 import { KmsError } from '../errors.js';
-import { encryptFrame, encryptFrameSync, frameSize, MAX_SEQUENCE_NUMBER, REGULAR_FRAME_OVERHEAD } from './frame-codec.js';
+import { encryptFrame, encryptFrameSync, encryptFrames, frameSize, MAX_SEQUENCE_NUMBER, REGULAR_FRAME_OVERHEAD } from './frame-codec.js';
 import type { MessageHeader } from './header-codec.js';
 import { invalidOption } from './message-errors.js';
 import { prepareEncryption, type EncryptionSetup } from './message-setup.js';
 import { checkEncryptOptions, type CheckedEncryptOptions, type EnvelopeEncryptOptions } from './options.js';
 import { writeFooter } from './signature.js';
 import { asKmsError, BufferPool, checkFramesInFlight, FrameWindow, runsInline, SlabAllocator, SYNC_SLICE_BYTES, yieldToLoop } from './stream-common.js';
-import { defaultFramesInFlight } from './parallel-frames.js';
+import { planRuns } from './parallel-frames.js';
 
 /** Options of `envelope.encryptStream`: those of `envelope.encrypt`, plus stream tuning. */
 export interface EnvelopeEncryptStreamOptions extends EnvelopeEncryptOptions {
@@ -43,7 +45,7 @@ export interface EnvelopeEncryptStreamOptions extends EnvelopeEncryptOptions {
    * at once.
    */
   plaintextLength?: number;
-  /** Frames encrypted on the pool at once (default: about 2 MiB of frames, at least AES threads × 2 + 2). Bounds the stream's memory. */
+  /** Frames encrypted on the pool at once (default: about 2 MiB of frames in 512 KiB runs; frames over 256 KiB: at least AES threads × 2 + 2). Bounds the stream's memory. */
   maxFramesInFlight?: number;
   /** Node stream options for the writable side (highWaterMark of buffered input, in bytes). */
   writableHighWaterMark?: number;
@@ -65,7 +67,7 @@ function streamOptions(options: EnvelopeEncryptStreamOptions): TransformOptions 
   return out;
 }
 
-/** A frame on its way: its ciphertext, and the plaintext buffer to recycle once it is done. */
+/** A run of frames on its way: its ciphertext, and the plaintext buffer to recycle once it is done. */
 interface PendingFrame {
   readonly out: Buffer;
   readonly recycle: Buffer | undefined;
@@ -83,9 +85,12 @@ export class EnvelopeEncryptStream extends Transform {
   readonly #setupPromise: Promise<EncryptionSetup>;
   #setup: EncryptionSetup | undefined;
   readonly #window: FrameWindow<PendingFrame>;
+  /** Regular frames per run (pool path). */
+  readonly #runFrames: number;
+  /** Buffers of one frame (inline path) or one run (pool path). */
   readonly #pool: BufferPool;
   readonly #slabs = new SlabAllocator();
-  /** The frame being filled, and how many bytes it holds. */
+  /** The frame (inline) or run (pool) being filled, and how many bytes it holds. */
   #current: Buffer | undefined;
   #fill = 0;
   #seq = 0;
@@ -101,9 +106,11 @@ export class EnvelopeEncryptStream extends Transform {
     this.#frameLength = opts.frameLength;
     this.#inline = runsInline(opts.frameLength);
     this.#expectedLength = expected;
-    this.#pool = new BufferPool(opts.frameLength);
+    const plan = planRuns(opts.frameLength, maxFrames);
+    this.#runFrames = plan.framesPerRun;
+    this.#pool = new BufferPool(this.#inline ? opts.frameLength : plan.framesPerRun * opts.frameLength);
     this.#window = new FrameWindow<PendingFrame>(
-      maxFrames ?? defaultFramesInFlight(opts.frameLength),
+      plan.runsInFlight,
       (frame) => this.#emit(frame.out, frame.recycle),
       (error) => this.destroy(error),
     );
@@ -134,6 +141,10 @@ export class EnvelopeEncryptStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.#fillRun(chunk)) {
+      callback();
+      return;
+    }
     this.#write(chunk).then(
       () => callback(),
       (error: unknown) => callback(asKmsError(error)),
@@ -169,21 +180,21 @@ export class EnvelopeEncryptStream extends Transform {
     }
     const setup = this.#setup ?? (await this.#setupPromise);
     if (this.#inline) return this.#writeInline(setup, chunk);
-    const F = this.#frameLength;
+    const runBytes = this.#runFrames * this.#frameLength;
     let at = 0;
     while (at < chunk.length) {
-      if (this.#fill === 0 && chunk.length - at >= F) {
-        // A whole frame inside the chunk: encrypted where it lies.
-        await this.#dispatch(setup, chunk.subarray(at, at + F), undefined);
-        at += F;
+      if (this.#fill === 0 && chunk.length - at >= runBytes) {
+        // A whole run inside the chunk: encrypted where it lies.
+        await this.#dispatch(setup, chunk.subarray(at, at + runBytes), undefined);
+        at += runBytes;
         continue;
       }
       this.#current ??= this.#pool.take();
-      const take = Math.min(F - this.#fill, chunk.length - at);
+      const take = Math.min(runBytes - this.#fill, chunk.length - at);
       this.#current.set(chunk.subarray(at, at + take), this.#fill);
       this.#fill += take;
       at += take;
-      if (this.#fill === F) {
+      if (this.#fill === runBytes) {
         const full = this.#current;
         this.#current = undefined;
         this.#fill = 0;
@@ -192,16 +203,41 @@ export class EnvelopeEncryptStream extends Transform {
     }
   }
 
-  #nextSeq(): number {
-    if (this.#seq >= MAX_SEQUENCE_NUMBER) throw invalidOption('The plaintext needs more than 2^32 - 1 frames at this frame length');
-    return ++this.#seq;
+  /**
+   * Pool path, materials ready: a chunk that only adds to the run being
+   * filled is copied at once, without a promise per chunk (most chunks, as a
+   * run spans many). False when the general path has to run.
+   */
+  #fillRun(chunk: Buffer): boolean {
+    if (this.#setup === undefined || this.#inline) return false;
+    if (this.#expectedLength !== undefined && this.#written + chunk.length > this.#expectedLength) return false;
+    if (this.#fill + chunk.length >= this.#runFrames * this.#frameLength) return false;
+    this.#current ??= this.#pool.take();
+    this.#current.set(chunk, this.#fill);
+    this.#fill += chunk.length;
+    this.#written += chunk.length;
+    return true;
   }
 
-  /** Starts one regular frame on the pool; resolves once there is room for another. */
+  #nextSeq(): number {
+    return this.#takeSeqs(1);
+  }
+
+  /** Reserves `count` sequence numbers and returns the first; the final frame must still fit after them. */
+  #takeSeqs(count: number): number {
+    if (this.#seq + count > MAX_SEQUENCE_NUMBER) throw invalidOption('The plaintext needs more than 2^32 - 1 frames at this frame length');
+    const first = this.#seq + 1;
+    this.#seq += count;
+    return first;
+  }
+
+  /** Starts a run of regular frames (whole frames of `plaintext`) on the pool; resolves once there is room for another. */
   async #dispatch(setup: EncryptionSetup, plaintext: Uint8Array, recycle: Buffer | undefined): Promise<void> {
-    const seq = this.#nextSeq();
-    const out = this.#slabs.take(this.#frameLength + REGULAR_FRAME_OVERHEAD);
-    this.#window.add(encryptFrame(setup.contentKey, setup.header.messageId, seq, false, plaintext, out), { out, recycle });
+    const F = this.#frameLength;
+    const count = plaintext.length / F;
+    const first = this.#takeSeqs(count);
+    const out = this.#slabs.take(count * (F + REGULAR_FRAME_OVERHEAD));
+    this.#window.add(encryptFrames(setup.contentKey, setup.header.messageId, first, F, plaintext, out), { out, recycle });
     await this.#window.slot();
   }
 
@@ -247,8 +283,11 @@ export class EnvelopeEncryptStream extends Transform {
       throw invalidOption(`The stream ended after ${this.#written} bytes, not plaintextLength (${this.#expectedLength})`);
     }
     const setup = this.#setup ?? (await this.#setupPromise);
+    // Pool path: the whole frames of a partial run go as one last run (its buffer recycled below).
+    const whole = this.#inline ? 0 : this.#fill - (this.#fill % this.#frameLength);
+    if (whole > 0) await this.#dispatch(setup, this.#current!.subarray(0, whole), undefined);
     await this.#window.waitFor(0);
-    const rest = this.#current === undefined ? new Uint8Array(0) : this.#current.subarray(0, this.#fill);
+    const rest = this.#current === undefined ? new Uint8Array(0) : this.#current.subarray(whole, this.#fill);
     const out = Buffer.allocUnsafe(frameSize(true, rest.length));
     const seq = this.#nextSeq();
     if (runsInline(rest.length)) encryptFrameSync(setup.contentKey, setup.header.messageId, seq, true, rest, out);

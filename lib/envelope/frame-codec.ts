@@ -13,7 +13,7 @@
  * through a small copy on decrypt and a fix-up on encrypt.
  */
 import { ByteReader } from './byte-reader.js';
-import type { ContentKey } from './content-key.js';
+import { NativeContentKey, type ContentKey } from './content-key.js';
 import { invalidMessage } from './message-errors.js';
 import { IV_LENGTH, TAG_LENGTH } from './suites.js';
 
@@ -54,7 +54,8 @@ export function frameIv(seq: number): Uint8Array {
   return iv;
 }
 
-function isFrameIv(iv: Uint8Array, seq: number): boolean {
+/** True when `iv` is the deterministic IV of frame `seq`. */
+export function isFrameIv(iv: Uint8Array, seq: number): boolean {
   for (let i = 0; i < 8; i++) if (iv[i] !== 0) return false;
   return new DataView(iv.buffer, iv.byteOffset, IV_LENGTH).getUint32(8) === seq;
 }
@@ -169,4 +170,67 @@ export function decryptFrameSync(key: ContentKey, messageId: Uint8Array, bytes: 
 /** Decrypts a frame read by {@link readFrame} into `out` (contentLength bytes), on the worker pool when large. */
 export async function decryptFrame(key: ContentKey, messageId: Uint8Array, bytes: Uint8Array, frame: FrameInfo, out: Uint8Array): Promise<void> {
   await key.open(sealedOf(bytes, frame), frameAad(messageId, frame), out);
+}
+
+/** The number of frames in a run of `bytes` bytes made of `unit`-byte pieces; throws unless exact. */
+function runCount(bytes: number, unit: number, what: string): number {
+  if (bytes % unit !== 0) throw new RangeError(`${what} is not a whole number of frames`);
+  return bytes / unit;
+}
+
+function checkRun(firstSeq: number, count: number, outLength: number, expected: number): void {
+  if (outLength !== expected) throw new RangeError('frame run output size mismatch');
+  if (!Number.isInteger(firstSeq) || firstSeq < 1 || firstSeq + count - 1 > MAX_SEQUENCE_NUMBER) throw new RangeError('frame run sequence numbers out of range');
+}
+
+/**
+ * Encrypts a run of regular frames firstSeq, firstSeq + 1, ... : `plaintext`
+ * is n × frameLength bytes, `out` n × (frameLength + 32), each frame laid out
+ * as {@link encryptFrame} writes it. A native key does the whole run in one
+ * call (one hop to the pool, cut across its threads); others go frame by frame.
+ */
+export async function encryptFrames(key: ContentKey, messageId: Uint8Array, firstSeq: number, frameLength: number, plaintext: Uint8Array, out: Uint8Array): Promise<void> {
+  const count = runCount(plaintext.length, frameLength, 'plaintext');
+  const stride = frameLength + REGULAR_FRAME_OVERHEAD;
+  checkRun(firstSeq, count, out.length, count * stride);
+  if (count === 0) return;
+  if (key instanceof NativeContentKey) {
+    await key.sealFrames(messageId, firstSeq, frameLength, plaintext, out);
+    return;
+  }
+  for (let i = 0; i < count; i++) {
+    await encryptFrame(key, messageId, firstSeq + i, false, plaintext.subarray(i * frameLength, (i + 1) * frameLength), out.subarray(i * stride, (i + 1) * stride));
+  }
+}
+
+/**
+ * Decrypts a run of regular frames (`body`: n × (frameLength + 32) bytes,
+ * sequence numbers from firstSeq; contiguous, or the segments it arrived in,
+ * which a native key reads without a copy on this thread) into `out`
+ * (n × frameLength). Any frame out
+ * of order, with a wrong IV (when `checkIv`) or failing its tag fails the
+ * whole run, and `out` is left wiped.
+ */
+export async function decryptFrames(key: ContentKey, messageId: Uint8Array, firstSeq: number, frameLength: number, body: Uint8Array | readonly Uint8Array[], out: Uint8Array, checkIv: boolean): Promise<void> {
+  const stride = frameLength + REGULAR_FRAME_OVERHEAD;
+  const bodyLength = body instanceof Uint8Array ? body.length : body.reduce((sum, part) => sum + part.length, 0);
+  const count = runCount(bodyLength, stride, 'body');
+  checkRun(firstSeq, count, out.length, count * frameLength);
+  if (count === 0) return;
+  if (key instanceof NativeContentKey) {
+    await key.openFrames(messageId, firstSeq, frameLength, body, out, checkIv);
+    return;
+  }
+  const rules: FrameRules = { frameLength, requireFrameIv: checkIv };
+  const bytes = body instanceof Uint8Array ? body : Buffer.concat(body);
+  try {
+    for (let i = 0; i < count; i++) {
+      const frame = readFrame(bytes, i * stride, firstSeq + i, rules);
+      if (frame.final) throw invalidMessage('frames are out of order or missing');
+      await decryptFrame(key, messageId, bytes, frame, out.subarray(i * frameLength, (i + 1) * frameLength));
+    }
+  } catch (error) {
+    out.fill(0);
+    throw error;
+  }
 }

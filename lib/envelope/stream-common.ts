@@ -86,6 +86,46 @@ export class ByteQueue {
     return this.#copy(n, into === undefined ? Buffer.allocUnsafe(n) : into.subarray(0, n), true);
   }
 
+  /** The big-endian u32 at `offset` (offset + 4 <= length), without consuming anything. */
+  u32At(offset: number): number {
+    let index = this.#first;
+    let at = this.#head + offset;
+    let value = 0;
+    for (let k = 0; k < 4; k++, at++) {
+      while (at >= this.#chunks[index]!.length) at -= this.#chunks[index++]!.length;
+      value = value * 256 + this.#chunks[index]![at]!;
+    }
+    return value;
+  }
+
+  /** A copy of the `n` bytes at `offset` (offset + n <= length), for small reads; consumes nothing. */
+  peekAt(offset: number, n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let index = this.#first;
+    let at = this.#head + offset;
+    for (let k = 0; k < n; k++, at++) {
+      while (at >= this.#chunks[index]!.length) at -= this.#chunks[index++]!.length;
+      out[k] = this.#chunks[index]![at]!;
+    }
+    return out;
+  }
+
+  /** Consumes the first `n` bytes (n <= length) as views of the chunks they lie in: no copy. */
+  readViews(n: number): Uint8Array[] {
+    if (n > this.#length) throw new IncompleteMessage();
+    const views: Uint8Array[] = [];
+    let index = this.#first;
+    let head = this.#head;
+    for (let left = n; left > 0; index++, head = 0) {
+      const chunk = this.#chunks[index]!;
+      const take = Math.min(chunk.length - head, left);
+      views.push(chunk.subarray(head, head + take));
+      left -= take;
+    }
+    this.#advance(n);
+    return views;
+  }
+
   /** Drops `n` bytes (n <= length). */
   skip(n: number): void {
     this.#advance(n);

@@ -2,6 +2,9 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <cstring>
+#include <new>
 
 namespace hsmkms::binding {
 
@@ -25,6 +28,20 @@ void AeadBatch::HoldArrays(napi_env env, napi_value data, napi_value offsets, na
   keep_alive_.Hold(env, offsets);
   keep_alive_.Hold(env, aad);
   napi_create_reference(env, output, 1, &output_ref_);
+}
+
+void AeadBatch::HoldSegments(napi_env env, napi_value segments) {
+  uint32_t n = 0;
+  napi_get_array_length(env, segments, &n);
+  segment_refs_.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value element;
+    napi_ref ref;
+    if (napi_get_element(env, segments, i, &element) == napi_ok &&
+        napi_create_reference(env, element, 1, &ref) == napi_ok) {
+      segment_refs_.push_back(ref);
+    }
+  }
 }
 
 void AeadBatch::Start(uint64_t cancel_id) {
@@ -73,11 +90,111 @@ void AeadBatch::OpenRange(size_t begin, size_t end) noexcept {
   }
 }
 
+namespace {
+
+constexpr char kFrameLabel[] = "AWSKMSEncryptionClient Frame";
+constexpr size_t kFrameLabelLength = sizeof(kFrameLabel) - 1;
+constexpr size_t kMaxFrameAad = 32 + kFrameLabelLength + 12;
+
+void PutU32(uint8_t* p, uint32_t v) noexcept {
+  for (int k = 3; k >= 0; --k, v >>= 8) p[k] = static_cast<uint8_t>(v);
+}
+
+void PutU64(uint8_t* p, uint64_t v) noexcept {
+  for (int k = 7; k >= 0; --k, v >>= 8) p[k] = static_cast<uint8_t>(v);
+}
+
+uint32_t GetU32(const uint8_t* p) noexcept {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// The deterministic frame IV: 8 zero bytes || u32 seq.
+void FrameIv(uint32_t seq, uint8_t* iv) noexcept {
+  std::memset(iv, 0, 8);
+  PutU32(iv + 8, seq);
+}
+
+}  // namespace
+
+size_t AeadBatch::FrameAad(uint32_t seq, uint8_t* aad) const noexcept {
+  const Framing& f = args_.framing;
+  std::memcpy(aad, f.message_id.data(), f.message_id_length);
+  uint8_t* p = aad + f.message_id_length;
+  std::memcpy(p, kFrameLabel, kFrameLabelLength);
+  PutU32(p + kFrameLabelLength, seq);
+  PutU64(p + kFrameLabelLength + 4, f.frame_length);
+  return f.message_id_length + kFrameLabelLength + 12;
+}
+
+void AeadBatch::SealFrames(size_t begin, size_t end) noexcept {
+  const Framing& f = args_.framing;
+  const size_t stride = f.frame_length + Framing::kFrameOverhead;
+  uint8_t aad[kMaxFrameAad];
+  uint8_t iv[AesGcmKey::kIvSize];
+  for (size_t i = begin; i < end; ++i) {
+    const auto seq = static_cast<uint32_t>(f.first_seq + i);
+    uint8_t* frame = args_.output.data + i * stride;
+    PutU32(frame, seq);
+    FrameIv(seq, iv);
+    const core::Status status =
+        args_.key->Seal(iv, args_.data.data + i * f.frame_length, f.frame_length, aad,
+                        FrameAad(seq, aad), frame + 4);
+    if (status != core::Status::kOk) RecordFailure(i, status);
+  }
+}
+
+const uint8_t* AeadBatch::BodyBytes(size_t offset, size_t length, uint8_t* scratch) const noexcept {
+  const Framing& f = args_.framing;
+  if (f.segments.empty()) return args_.data.data + offset;
+  size_t k = static_cast<size_t>(
+      std::upper_bound(f.segment_ends.begin(), f.segment_ends.end(), offset) -
+      f.segment_ends.begin());
+  size_t start = f.segment_ends[k] - f.segments[k].length;
+  if (offset + length <= f.segment_ends[k]) return f.segments[k].data + (offset - start);
+  for (size_t copied = 0; copied < length; ++k, start = f.segment_ends[k - 1]) {
+    const size_t from = offset + copied - start;
+    const size_t take = std::min(f.segments[k].length - from, length - copied);
+    std::memcpy(scratch + copied, f.segments[k].data + from, take);
+    copied += take;
+  }
+  return scratch;
+}
+
+void AeadBatch::OpenFrames(size_t begin, size_t end) noexcept {
+  const Framing& f = args_.framing;
+  const size_t stride = f.frame_length + Framing::kFrameOverhead;
+  uint8_t aad[kMaxFrameAad];
+  uint8_t iv[AesGcmKey::kIvSize];
+  std::unique_ptr<uint8_t[]> scratch;
+  if (!f.segments.empty()) {
+    scratch.reset(new (std::nothrow) uint8_t[stride]);
+    if (!scratch) {
+      internal_error_ = true;
+      return;
+    }
+  }
+  for (size_t i = begin; i < end; ++i) {
+    const auto seq = static_cast<uint32_t>(f.first_seq + i);
+    const uint8_t* frame = BodyBytes(i * stride, stride, scratch.get());
+    FrameIv(seq, iv);
+    // A frame out of order, or (v2) with an IV other than its sequence number, fails the run.
+    if (GetU32(frame) != seq || (f.check_iv && std::memcmp(frame + 4, iv, sizeof iv) != 0)) {
+      RecordFailure(i, core::Status::kInvalidCiphertext);
+      continue;
+    }
+    const core::Status status =
+        args_.key->Open(frame + 4, stride - 4, aad, FrameAad(seq, aad),
+                        args_.output.data + i * f.frame_length);
+    if (status != core::Status::kOk) RecordFailure(i, status);
+  }
+}
+
 void AeadBatch::Chunk::Run() noexcept {
-  if (batch_->args_.direction == AeadDirection::kSeal) {
-    batch_->SealRange(begin_, end_);
+  const bool seal = batch_->args_.direction == AeadDirection::kSeal;
+  if (batch_->args_.framing.enabled) {
+    seal ? batch_->SealFrames(begin_, end_) : batch_->OpenFrames(begin_, end_);
   } else {
-    batch_->OpenRange(begin_, end_);
+    seal ? batch_->SealRange(begin_, end_) : batch_->OpenRange(begin_, end_);
   }
 }
 
@@ -117,6 +234,7 @@ void AeadBatch::Complete(napi_env env) noexcept {
     }
     napi_delete_reference(env, output_ref_);
     keep_alive_.Release(env);
+    for (napi_ref ref : segment_refs_) napi_delete_reference(env, ref);
   }
   delete this;
 }

@@ -111,6 +111,35 @@ Napi::Value StartJob(const Napi::CallbackInfo& info, AeadDirection direction) {
 Napi::Value Seal(const Napi::CallbackInfo& info) { return StartJob(info, AeadDirection::kSeal); }
 Napi::Value Open(const Napi::CallbackInfo& info) { return StartJob(info, AeadDirection::kOpen); }
 
+// The arrays a batch holds while it runs: data, offsets, aad, output (undefined when absent).
+struct BatchArrays {
+  napi_value data, offsets, aad, output;
+};
+
+// Cuts a checked batch into chunks and submits them; returns its promise.
+// `segments` (an Array, or null): a gathered body whose elements the batch references.
+Napi::Value SubmitBatch(const Napi::CallbackInfo& info, AeadBatch::Args args, size_t total,
+                        BatchArrays arrays, uint64_t cancel_id, napi_value segments = nullptr) {
+  Napi::Env env = info.Env();
+  if (args.key->destroyed()) ThrowStatus(env, Status::kKeyUnavailable);
+  // Enough chunks to use every thread, few enough that each is worth a hop.
+  constexpr size_t kMinChunkBytes = 32 * 1024;
+  const size_t threads = core::WorkerPool::Shared().size();
+  size_t chunks = std::max<size_t>(1, total / kMinChunkBytes);
+  chunks = std::min({chunks, threads * 2, std::max<size_t>(args.count, 1)});
+
+  napi_deferred deferred;
+  napi_value promise;
+  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
+  EnvState* state = EnvState::Get(env);
+  auto* batch = new AeadBatch(state, std::move(args), deferred, chunks);
+  batch->HoldArrays(env, arrays.data, arrays.offsets, arrays.aad, arrays.output);
+  if (segments != nullptr) batch->HoldSegments(env, segments);
+  state->BeginOperation();
+  batch->Start(cancel_id);
+  return Napi::Value(env, promise);
+}
+
 // sealBatch/openBatch(key, data, offsets: Uint32Array, aad?, out, cancelId)
 Napi::Value StartBatch(const Napi::CallbackInfo& info, AeadDirection direction) {
   Napi::Env env = info.Env();
@@ -121,7 +150,7 @@ Napi::Value StartBatch(const Napi::CallbackInfo& info, AeadDirection direction) 
   Napi::Uint32Array offsets = info[2].As<Napi::Uint32Array>();
   Require(env, offsets.ElementLength() >= 1, "offsets must have count + 1 entries");
   AeadBatch::Args args{direction, Key(info),   ArgBytes(info, 1),          OptionalArgBytes(info, 3),
-                       ArgBytes(info, 4),        offsets.Data(),          offsets.ElementLength() - 1};
+                       ArgBytes(info, 4),        offsets.Data(),          offsets.ElementLength() - 1, {}};
   // Validate the table here: the raw binding must not trust its caller.
   const uint32_t* table = args.offsets;
   Require(env, table[0] == 0 && table[args.count] <= args.data.length, "offsets out of range");
@@ -137,23 +166,8 @@ Napi::Value StartBatch(const Napi::CallbackInfo& info, AeadDirection direction) 
           args.output.length == (direction == AeadDirection::kSeal ? total + overhead
                                                                     : total - overhead),
           "output size mismatch");
-  if (args.key->destroyed()) ThrowStatus(env, Status::kKeyUnavailable);
-
-  // Enough chunks to use every thread, few enough that each is worth a hop.
-  constexpr size_t kMinChunkBytes = 32 * 1024;
-  const size_t threads = core::WorkerPool::Shared().size();
-  size_t chunks = std::max<size_t>(1, total / kMinChunkBytes);
-  chunks = std::min({chunks, threads * 2, std::max<size_t>(args.count, 1)});
-
-  napi_deferred deferred;
-  napi_value promise;
-  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
-  EnvState* state = EnvState::Get(env);
-  auto* batch = new AeadBatch(state, std::move(args), deferred, chunks);
-  batch->HoldArrays(env, info[1], info[2], info[3], info[4]);
-  state->BeginOperation();
-  batch->Start(CancelId(info, 5));
-  return Napi::Value(env, promise);
+  return SubmitBatch(info, std::move(args), total, {info[1], info[2], info[3], info[4]},
+                     CancelId(info, 5));
 }
 
 Napi::Value SealBatch(const Napi::CallbackInfo& info) {
@@ -161,6 +175,87 @@ Napi::Value SealBatch(const Napi::CallbackInfo& info) {
 }
 Napi::Value OpenBatch(const Napi::CallbackInfo& info) {
   return StartBatch(info, AeadDirection::kOpen);
+}
+
+// An integer argument in [min, max], else a RangeError.
+uint64_t Integer(const Napi::CallbackInfo& info, size_t i, double min, double max,
+                 const char* message) {
+  Require(info.Env(), info[i].IsNumber(), message);
+  const double v = info[i].As<Napi::Number>().DoubleValue();
+  Require(info.Env(), v >= min && v <= max && v == static_cast<double>(static_cast<uint64_t>(v)),
+          message);
+  return static_cast<uint64_t>(v);
+}
+
+bool Overlaps(const ByteView& a, const ByteView& b) {
+  return a.length > 0 && b.length > 0 && a.data < b.data + b.length && b.data < a.data + a.length;
+}
+
+// The segments of a gathered body (an Array of Uint8Array); returns their total length.
+size_t Segments(const Napi::CallbackInfo& info, AeadBatch::Framing* f) {
+  Napi::Array array = info[1].As<Napi::Array>();
+  const uint32_t n = array.Length();
+  Require(info.Env(), n <= 1u << 20, "too many segments");
+  size_t total = 0;
+  f->segments.reserve(n);
+  f->segment_ends.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    ByteView view = GetBytes(info.Env(), array.Get(i), false);
+    RethrowPending(info.Env());
+    if (view.length == 0) continue;
+    total += view.length;
+    f->segments.push_back(view);
+    f->segment_ends.push_back(total);
+  }
+  return total;
+}
+
+// sealFrames(key, plaintext, out, messageId, firstSeq, frameLength, cancelId)
+// openFrames(key, body | segments[], out, messageId, firstSeq, frameLength, checkIv, cancelId)
+// Every size is checked here: the raw binding must not trust its caller.
+Napi::Value StartFrames(const Napi::CallbackInfo& info, AeadDirection direction) {
+  Napi::Env env = info.Env();
+  const bool seal = direction == AeadDirection::kSeal;
+  const bool gather = !seal && info[1].IsArray();
+  AeadBatch::Args args{direction, Key(info), gather ? ByteView{} : ArgBytes(info, 1), ByteView{},
+                       ArgBytes(info, 2), nullptr, 0, {}};
+  AeadBatch::Framing& f = args.framing;
+  f.enabled = true;
+  if (gather) args.data.length = Segments(info, &f);
+  const ByteView message_id = ArgBytes(info, 3);
+  Require(env, message_id.length == 16 || message_id.length == 32,
+          "messageId must be 16 or 32 bytes");
+  std::copy(message_id.data, message_id.data + message_id.length, f.message_id.begin());
+  f.message_id_length = message_id.length;
+  constexpr uint32_t kMaxSeq = 0xFFFFFFFE;
+  f.first_seq = static_cast<uint32_t>(Integer(info, 4, 1, kMaxSeq, "firstSeq out of range"));
+  f.frame_length = Integer(info, 5, 1, 0xFFFFFFFF, "frameLength out of range");
+  f.check_iv = !seal && info[6].ToBoolean().Value();
+  const size_t stride = f.frame_length + AeadBatch::Framing::kFrameOverhead;
+  const size_t in_unit = seal ? f.frame_length : stride;
+  const size_t out_unit = seal ? stride : f.frame_length;
+  Require(env, args.data.length % in_unit == 0, "input is not a whole number of frames");
+  args.count = args.data.length / in_unit;
+  Require(env, args.output.length / out_unit == args.count && args.output.length % out_unit == 0,
+          "output size mismatch");
+  Require(env, args.count == 0 || f.first_seq + (args.count - 1) <= kMaxSeq,
+          "too many frames for the sequence numbers");
+  if (!gather) Require(env, !Overlaps(args.data, args.output), "output overlaps the input");
+  for (const ByteView& segment : f.segments) {
+    Require(env, !Overlaps(segment, args.output), "output overlaps the input");
+  }
+  const size_t total = args.data.length;
+  const napi_value data = gather ? env.Undefined() : info[1];
+  return SubmitBatch(info, std::move(args), total,
+                     {data, env.Undefined(), env.Undefined(), info[2]},
+                     CancelId(info, seal ? 6 : 7), gather ? napi_value{info[1]} : nullptr);
+}
+
+Napi::Value SealFrames(const Napi::CallbackInfo& info) {
+  return StartFrames(info, AeadDirection::kSeal);
+}
+Napi::Value OpenFrames(const Napi::CallbackInfo& info) {
+  return StartFrames(info, AeadDirection::kOpen);
 }
 
 // cancel(cancelId): work not yet started settles with AbortError.
@@ -205,6 +300,8 @@ void ExportAeadFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("sealBatch", Napi::Function::New(env, SealBatch, "sealBatch"));
   exports.Set("openBatch", Napi::Function::New(env, OpenBatch, "openBatch"));
+  exports.Set("sealFrames", Napi::Function::New(env, SealFrames, "sealFrames"));
+  exports.Set("openFrames", Napi::Function::New(env, OpenFrames, "openFrames"));
   exports.Set("cancel", Napi::Function::New(env, Cancel, "cancel"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
