@@ -10,6 +10,7 @@
         "native/core/aes_gcm_key.cc",
         "native/core/hkdf.cc",
         "native/core/key_transforms.cc",
+        "native/core/message_signature.cc",
         "native/core/message_keys.cc",
         "native/core/pkcs11/algorithms.cc",
         "native/core/pkcs11/ckr.cc",
@@ -45,6 +46,7 @@
         "native/binding/root_functions.cc",
         "native/binding/root_handle.cc",
         "native/binding/root_job.cc",
+        "native/binding/signature_functions.cc",
         "native/binding/small_message_functions.cc",
         "native/binding/wrapped_key_ref.cc",
         "native/binding/wrapped_key_value.cc"

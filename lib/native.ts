@@ -15,6 +15,11 @@ export interface NativeKeyHandle {
 export type HkdfDigestName = 'SHA256' | 'SHA384' | 'SHA512';
 
 /** An opaque, type-tagged native object that owns an open root of trust. */
+/** A message signature (ECDSA footer of signed suites): a signer or a verifier with its running digest. */
+export interface NativeSignatureHandle {
+  readonly __brand: 'NativeSignatureHandle';
+}
+
 export interface NativeRootHandle {
   readonly __brand: 'NativeRootHandle';
 }
@@ -134,6 +139,23 @@ export interface NativeBinding {
   sealSmallMessage(dataKey: NativeKeyHandle, suiteId: number, messageId: Uint8Array, message: Uint8Array, headerBodyLength: number, plaintext: Uint8Array): void;
   /** Opens a one-frame v2 message into `out`: 0, or the check that failed (1 commitment, 2 header tag, 3 frame; `out` wiped). */
   openSmallMessage(dataKey: NativeKeyHandle, suiteId: number, messageId: Uint8Array, commitKey: Uint8Array, headerAad: Uint8Array, headerTag: Uint8Array, frame: Uint8Array, out: Uint8Array): number;
+
+  /** A signer with a fresh key pair (the private key never leaves native memory). */
+  signatureNewSigner(curve: 'P-256' | 'P-384'): NativeSignatureHandle;
+  /** A verifier for a compressed point; KmsError InvalidCiphertextException for a malformed one. */
+  signatureNewVerifier(curve: 'P-256' | 'P-384', compressedPoint: Uint8Array): NativeSignatureHandle;
+  /** The signer's public key, a compressed point. */
+  signaturePublicKey(handle: NativeSignatureHandle): Buffer;
+  /** Feeds the digest on this thread (no update may be in flight). */
+  signatureUpdateSync(handle: NativeSignatureHandle, bytes: Uint8Array): void;
+  /** Feeds the digest on the worker pool, after every update before it; `bytes` must not change until it settles. */
+  signatureUpdate(handle: NativeSignatureHandle, bytes: Uint8Array): Promise<void>;
+  /** Signs the digest (DER) and releases the signing key. */
+  signatureSign(handle: NativeSignatureHandle): Buffer;
+  /** Whether `der` signs the digest. */
+  signatureVerify(handle: NativeSignatureHandle, der: Uint8Array): boolean;
+  /** Releases the key now, or once the updates in flight settle. */
+  signatureRelease(handle: NativeSignatureHandle): void;
 
   sealSync(key: NativeKeyHandle, plaintext: Uint8Array, aad: Uint8Array | undefined, iv: Uint8Array | undefined, out: Uint8Array): void;
   openSync(key: NativeKeyHandle, sealed: Uint8Array, aad: Uint8Array | undefined, out: Uint8Array): void;

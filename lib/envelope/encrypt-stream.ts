@@ -17,7 +17,9 @@
  *   callback waits for a free slot, so back-pressure from the reader reaches
  *   the writer and memory stays bounded whatever the stream's length.
  *   Smaller frames are encrypted on the event loop in 1 MiB slices.
- * - Signed suites (0x0578): every emitted byte feeds the signer in order; the
+ * - Signed suites (0x0578): every emitted byte feeds the signer in order, on
+ *   the worker pool (the event loop never hashes a frame); a frame is pushed
+ *   once hashed, and at most as many runs wait for the signer as for AES; the
  *   footer follows the final frame.
  * - Every emitted chunk is a buffer of its own (never reused by the stream).
  * - Any failure destroys the stream with a KmsError.
@@ -85,6 +87,8 @@ export class EnvelopeEncryptStream extends Transform {
   readonly #setupPromise: Promise<EncryptionSetup>;
   #setup: EncryptionSetup | undefined;
   readonly #window: FrameWindow<PendingFrame>;
+  /** Signed suites: encrypted frames being hashed on the pool, pushed in order once hashed. */
+  #signing: FrameWindow<Buffer> | undefined;
   /** Regular frames per run (pool path). */
   readonly #runFrames: number;
   /** Buffers of one frame (inline path) or one run (pool path). */
@@ -125,19 +129,38 @@ export class EnvelopeEncryptStream extends Transform {
       throw new KmsError('ValidationException', 'The stream was destroyed');
     }
     this.#setup = setup;
-    setup.signer?.update(setup.headerBytes);
+    if (setup.signer !== undefined) {
+      setup.signer.update(setup.headerBytes);
+      this.#signing = new FrameWindow<Buffer>(
+        this.#window.max,
+        (out) => {
+          if (!this.destroyed) this.push(out);
+        },
+        (error) => this.destroy(error),
+      );
+    }
     this.header = setup.header;
     this.push(setup.headerBytes);
     this.emit('header', setup.header);
     return setup;
   }
 
-  /** Hands a finished frame to the reader (and the signer). */
+  /**
+   * Hands finished frames to the reader. Signed suites hash them first, on
+   * the pool and in order (the event loop never hashes a frame), and only
+   * then push them: the reader may reuse a buffer it was given.
+   */
   #emit(out: Buffer, recycle: Buffer | undefined): void {
     this.#pool.give(recycle);
     if (this.destroyed) return;
-    this.#setup!.signer?.update(out);
-    this.push(out);
+    if (this.#signing === undefined) this.push(out);
+    else this.#signing.add(this.#setup!.signer!.updateInOrder(out), out);
+  }
+
+  /** Resolves once another run may start: room on the pool, and in the signer's queue. */
+  async #room(): Promise<void> {
+    await this.#window.slot();
+    if (this.#signing !== undefined) await this.#signing.slot();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -159,7 +182,9 @@ export class EnvelopeEncryptStream extends Transform {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#window.fail(error ?? new KmsError('ValidationException', 'The stream was destroyed'));
+    const failure = error ?? new KmsError('ValidationException', 'The stream was destroyed');
+    this.#window.fail(failure);
+    this.#signing?.fail(failure);
     this.#dispose();
     // Our own failures are KmsErrors already; a caller's destroy(error) keeps its error.
     callback(error);
@@ -238,7 +263,7 @@ export class EnvelopeEncryptStream extends Transform {
     const first = this.#takeSeqs(count);
     const out = this.#slabs.take(count * (F + REGULAR_FRAME_OVERHEAD));
     this.#window.add(encryptFrames(setup.contentKey, setup.header.messageId, first, F, plaintext, out), { out, recycle });
-    await this.#window.slot();
+    await this.#room();
   }
 
   /** Small frames: encrypted on this thread, many per output buffer, in slices that yield to the event loop. */
@@ -268,6 +293,7 @@ export class EnvelopeEncryptStream extends Transform {
         at += F;
       }
       this.#emit(out, undefined);
+      if (this.#signing !== undefined) await this.#signing.slot();
       if (chunk.length - at >= F) await yieldToLoop();
       if (this.destroyed) return;
     }
@@ -298,6 +324,8 @@ export class EnvelopeEncryptStream extends Transform {
     if (this.destroyed) return;
     this.#emit(out, undefined);
     if (setup.signer !== undefined) {
+      await this.#signing!.waitFor(0);
+      if (this.destroyed) return;
       const signature = setup.signer.sign();
       const footer = Buffer.allocUnsafe(2 + signature.length);
       writeFooter(signature, footer);

@@ -97,7 +97,16 @@ export async function prepareEncryption(opts: CheckedEncryptOptions, plaintextLe
     const headerBody = serializeHeaderBody({ suite, messageId, encryptionContext, encryptedDataKeys: keys.encryptedDataKeys, frameLength, commitKey, serializedContext: keys.serializedContext });
     const headerBytes = Buffer.concat([headerBody, headerTag(contentKey, headerBody)]);
     const header = newHeader(opts, keys, commitKey, headerBytes.length);
-    return { header, headerBytes, contentKey, signer: keys.signer, dispose: () => contentKey.destroy() };
+    return {
+      header,
+      headerBytes,
+      contentKey,
+      signer: keys.signer,
+      dispose: () => {
+        contentKey.destroy();
+        keys.signer?.release();
+      },
+    };
   } finally {
     keys.release();
   }
@@ -182,7 +191,14 @@ export async function prepareDecryption(parsed: ParsedHeader, opts: CheckedDecry
       contentKey.destroy();
       throw error;
     }
-    return { contentKey, verifier, dispose: () => contentKey.destroy() };
+    return {
+      contentKey,
+      verifier,
+      dispose: () => {
+        contentKey.destroy();
+        verifier?.release();
+      },
+    };
   } finally {
     materials.dispose();
   }

@@ -2,9 +2,13 @@
  * The footer of signed suites: ECDSA (DER) over every byte before the footer,
  * with a key pair made per message; the public key travels in the encryption
  * context as the base64 of its compressed point. Signer and verifier take
- * the message in pieces, so a stream can feed them as bytes pass.
+ * the message in pieces: `update` hashes on the calling thread (a one-shot
+ * message), `updateInOrder` on the worker pool in the order of the calls (a
+ * stream's frames: the event loop never hashes them). The keys and the
+ * digest live in native memory (native/core/message_signature); the
+ * signing key is released once it has signed.
  */
-import crypto from 'node:crypto';
+import { native, type NativeSignatureHandle } from '../native.js';
 import { ByteReader } from './byte-reader.js';
 import { invalidMessage } from './message-errors.js';
 import type { SignatureSuite } from './suites.js';
@@ -12,73 +16,67 @@ import type { SignatureSuite } from './suites.js';
 /** Largest DER ECDSA P-384 signature: SEQUENCE of two 49-byte INTEGERs. */
 export const MAX_SIGNATURE_LENGTH = 104;
 
-function base64Url(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('base64url');
+/** What signer and verifier share: a running digest fed in pieces. */
+abstract class MessageDigest {
+  protected readonly handle: NativeSignatureHandle;
+
+  protected constructor(handle: NativeSignatureHandle) {
+    this.handle = handle;
+  }
+
+  /** Hashes `bytes` now, on this thread (no `updateInOrder` may be in flight). */
+  update(bytes: Uint8Array): this {
+    native.signatureUpdateSync(this.handle, bytes);
+    return this;
+  }
+
+  /** Hashes `bytes` on the worker pool after every earlier update; `bytes` must not change until it settles. */
+  updateInOrder(bytes: Uint8Array): Promise<void> {
+    return native.signatureUpdate(this.handle, bytes);
+  }
+
+  /** Releases the key now (or once the updates in flight settle): a stream that failed. */
+  release(): void {
+    native.signatureRelease(this.handle);
+  }
 }
 
 /** Signs a message with a fresh key pair. */
-export class MessageSigner {
-  readonly #sign: crypto.Sign;
-  readonly #privateKey: crypto.KeyObject;
+export class MessageSigner extends MessageDigest {
   /** The compressed public point, base64: the value of `aws-crypto-public-key`. */
   readonly publicKey: string;
 
   constructor(suite: SignatureSuite) {
-    const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: suite.namedCurve });
-    const jwk = publicKey.export({ format: 'jwk' });
-    const uncompressed = Buffer.concat([Buffer.of(4), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
-    this.publicKey = (crypto.ECDH.convertKey(uncompressed, suite.namedCurve, undefined, undefined, 'compressed') as Buffer).toString('base64');
-    this.#privateKey = privateKey;
-    this.#sign = crypto.createSign(suite.hash);
+    super(native.signatureNewSigner(suite.jwkCurve));
+    this.publicKey = native.signaturePublicKey(this.handle).toString('base64');
   }
 
-  update(bytes: Uint8Array): this {
-    this.#sign.update(bytes);
-    return this;
-  }
-
-  /** The DER signature of everything fed so far (its length varies). */
+  /** The DER signature of everything fed so far (its length varies); the key is released. */
   sign(): Uint8Array {
-    return this.#sign.sign({ key: this.#privateKey, dsaEncoding: 'der' });
+    return native.signatureSign(this.handle);
   }
 }
 
 /** Verifies a message against the public key named in its context. */
-export class MessageVerifier {
-  readonly #verify: crypto.Verify;
-  readonly #publicKey: crypto.KeyObject;
-
+export class MessageVerifier extends MessageDigest {
   /** InvalidCiphertextException when `encodedKey` is not a point on the suite's curve. */
   constructor(suite: SignatureSuite, encodedKey: string) {
     const compressed = Buffer.from(encodedKey, 'base64');
     if (compressed.length !== suite.compressedPointLength || compressed.toString('base64') !== encodedKey) {
       throw invalidMessage('the signature key is malformed');
     }
+    let handle: NativeSignatureHandle;
     try {
-      const point = crypto.ECDH.convertKey(compressed, suite.namedCurve, undefined, undefined, 'uncompressed') as Buffer;
-      const half = (point.length - 1) / 2;
-      this.#publicKey = crypto.createPublicKey({
-        key: { kty: 'EC', crv: suite.jwkCurve, x: base64Url(point.subarray(1, 1 + half)), y: base64Url(point.subarray(1 + half)) },
-        format: 'jwk',
-      });
+      handle = native.signatureNewVerifier(suite.jwkCurve, compressed);
     } catch {
       throw invalidMessage('the signature key is malformed');
     }
-    this.#verify = crypto.createVerify(suite.hash);
-  }
-
-  update(bytes: Uint8Array): this {
-    this.#verify.update(bytes);
-    return this;
+    super(handle);
   }
 
   /** True when `signature` (DER) signs everything fed so far. */
   verify(signature: Uint8Array): boolean {
-    try {
-      return this.#verify.verify({ key: this.#publicKey, dsaEncoding: 'der' }, signature);
-    } catch {
-      return false;
-    }
+    return native.signatureVerify(this.handle, signature);
   }
 }
 

@@ -13,6 +13,7 @@
 #include "env_state.h"
 #include "key_transform_functions.h"
 #include "root_functions.h"
+#include "signature_functions.h"
 #include "small_message_functions.h"
 
 namespace hsmkms::binding {
@@ -54,6 +55,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportKeyTransformFunctions(env, exports);
   ExportRootFunctions(env, exports);
   ExportSmallMessageFunctions(env, exports);
+  ExportSignatureFunctions(env, exports);
   return exports;
 }
 
