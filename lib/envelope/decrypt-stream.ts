@@ -18,7 +18,9 @@
  *   in flight a short run waits for more input. About 2 MiB of runs are in
  *   flight (never more frames than `maxFramesInFlight`) and the write
  *   callback waits for a free slot: back-pressure reaches the writer.
- * - Signed suites: the bytes feed the verifier in order; the final frame's
+ * - Signed suites: the bytes feed the verifier in order, hashed on the worker
+ *   pool (the event loop never hashes a frame; at most about 2 MiB wait for
+ *   the hash before more input is read); the final frame's
  *   plaintext (or a non-framed body's) is held back until the footer's
  *   signature verifies, and wiped if it does not. Regular frames are
  *   released as they verify: as the format's streaming caveat says, they are
@@ -64,6 +66,8 @@ const MAX_SINGLE_BLOCK = 2 ** 36 - 32;
 /** Frames (or a single block) larger than this cannot be buffered in one Buffer. */
 const MAX_BUFFER = 2 ** 32 - 1;
 const HEADER_RETRY_MIN = 64;
+/** Signed suites: bytes queued for the verifier's hash before the stream waits for it. */
+const MAX_HASH_PENDING = 2 * 1024 * 1024;
 
 interface PendingPlaintext {
   readonly out: Buffer;
@@ -115,6 +119,9 @@ export class EnvelopeDecryptStream extends Transform {
   /** Signed suites: the final frame's plaintext, held until the signature verifies. */
   #held: Buffer | undefined;
   #signature: Uint8Array | undefined;
+  /** Signed suites: bytes handed to the verifier's hash on the pool, not hashed yet; and the last update. */
+  #hashPending = 0;
+  #lastHash: Promise<void> | undefined;
   #disposed = false;
 
   constructor(options: EnvelopeDecryptStreamOptions) {
@@ -173,6 +180,26 @@ export class EnvelopeDecryptStream extends Transform {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#setup?.dispose();
+  }
+
+  /** Signed suites: feeds `bytes` to the verifier on the pool, after every earlier update; they are read, not copied. */
+  #hash(bytes: Uint8Array): void {
+    const verifier = this.#setup!.verifier;
+    if (verifier === undefined || bytes.length === 0) return;
+    this.#hashPending += bytes.length;
+    const hashed = verifier.updateInOrder(bytes);
+    hashed.then(
+      () => {
+        this.#hashPending -= bytes.length;
+      },
+      (error: unknown) => this.destroy(asKmsError(error)),
+    );
+    this.#lastHash = hashed;
+  }
+
+  /** Resolves once the hash has caught up to within MAX_HASH_PENDING bytes (bounds the input held for it). */
+  async #hashRoom(): Promise<void> {
+    while (this.#hashPending > MAX_HASH_PENDING && this.#lastHash !== undefined) await this.#lastHash;
   }
 
   #release(p: PendingPlaintext): void {
@@ -302,12 +329,13 @@ export class EnvelopeDecryptStream extends Transform {
     const setup = this.#setup!;
     const bytes = this.#queue.read(next.size);
     const frame = readFrame(bytes, 0, this.#seq, this.#rules!);
-    setup.verifier?.update(bytes);
+    this.#hash(bytes);
     const out = this.#slabs.take(frame.contentLength);
     this.#seq++;
     if (frame.final) this.#state = setup.verifier === undefined ? 'done' : 'footer';
     this.#window.add(decryptFrame(setup.contentKey, this.#parsed!.header.messageId, bytes, frame, out), { out, final: frame.final });
     await this.#window.slot();
+    await this.#hashRoom();
     return true;
   }
 
@@ -350,13 +378,14 @@ export class EnvelopeDecryptStream extends Transform {
     this.#scanned = 1;
     // The run's bytes stay in the chunks they came in: the workers read (and gather) them.
     const parts = this.#queue.readViews(count * stride);
-    for (const part of parts) setup.verifier?.update(part);
+    for (const part of parts) this.#hash(part);
     const out = this.#slabs.take(count * rules.frameLength);
     const first = this.#seq;
     this.#seq += count;
     const work = decryptFrames(setup.contentKey, this.#parsed!.header.messageId, first, rules.frameLength, parts.length === 1 ? parts[0]! : parts, out, rules.requireFrameIv);
     this.#window.add(work, { out, final: false });
     await this.#window.slot();
+    await this.#hashRoom();
     return true;
   }
 
@@ -375,7 +404,7 @@ export class EnvelopeDecryptStream extends Transform {
       const { size } = next;
       const bytes = this.#queue.read(size);
       const frame = readFrame(bytes, 0, this.#seq, this.#rules!);
-      setup.verifier?.update(bytes);
+      this.#hash(bytes);
       this.#seq++;
       progressed = true;
       if (frame.final) {
@@ -398,6 +427,7 @@ export class EnvelopeDecryptStream extends Transform {
     }
     if (batch !== undefined && used > 0) this.push(batch.subarray(0, used));
     if (progressed) await yieldToLoop();
+    await this.#hashRoom();
     return progressed;
   }
 
@@ -415,7 +445,7 @@ export class EnvelopeDecryptStream extends Transform {
     if (this.#queue.length < size) return false;
     const setup = this.#setup!;
     const bytes = this.#queue.read(size);
-    setup.verifier?.update(bytes);
+    this.#hash(bytes);
     const sealed = Buffer.allocUnsafe(IV_LENGTH + contentLength + TAG_LENGTH);
     sealed.set(bytes.subarray(0, IV_LENGTH));
     sealed.set(bytes.subarray(prefix), IV_LENGTH);
@@ -443,6 +473,8 @@ export class EnvelopeDecryptStream extends Transform {
     await this.#window.waitFor(0);
     const setup = this.#setup!;
     if (setup.verifier !== undefined) {
+      await this.#lastHash;
+      if (this.destroyed) return;
       if (!setup.verifier.verify(this.#signature!)) {
         this.#held?.fill(0);
         this.#held = undefined;

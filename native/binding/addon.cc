@@ -29,7 +29,10 @@ bool HostHasOpenSsl3() {
   return fetch != nullptr && version != nullptr && version() >= 0x30000000UL;
 }
 
-void StopPoolAtExit() { core::WorkerPool::Shared().Shutdown(); }
+void StopPoolsAtExit() {
+  core::WorkerPool::Shared().Shutdown();
+  DigestPool().Shutdown();
+}
 
 Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
   EnvState::Get(info.Env())->SetErrorFactory(info[0].As<Napi::Function>());
@@ -47,7 +50,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static std::once_flag once;
   // Runs before OpenSSL's own atexit cleanup (registered earlier, run later):
   // workers must be idle before OpenSSL tears its providers down.
-  std::call_once(once, [] { std::atexit(StopPoolAtExit); });
+  std::call_once(once, [] { std::atexit(StopPoolsAtExit); });
   EnvState::Create(env);
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));

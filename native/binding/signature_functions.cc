@@ -244,7 +244,7 @@ Napi::Value Update(const Napi::CallbackInfo& info) {
   }
   if (start) {
     core::Task* task = new DrainTask(state, lane);
-    state->Submit(&task, 1);
+    state->Submit(DigestPool(), &task, 1);
   }
   return Napi::Value(env, promise);
 }
@@ -277,6 +277,12 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+core::WorkerPool& DigestPool() {
+  // Leaked on purpose, as WorkerPool::Shared(); StopPoolsAtExit shuts it down.
+  static core::WorkerPool* pool = new core::WorkerPool(core::DefaultThreadCount(), "hsmkms-digest");
+  return *pool;
+}
 
 void ExportSignatureFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("signatureNewSigner", Napi::Function::New(env, NewSigner, "signatureNewSigner"));

@@ -7,7 +7,14 @@
 
 #include <napi.h>
 
+#include "../core/worker_pool.h"
+
 namespace hsmkms::binding {
+
+// The threads that hash signed streams, apart from the AES pool: the hash is
+// the slowest step of a signed stream and runs in order, so it must never
+// wait in a queue behind AES runs. Created on first use.
+core::WorkerPool& DigestPool();
 
 void ExportSignatureFunctions(Napi::Env env, Napi::Object exports);
 
