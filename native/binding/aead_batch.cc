@@ -160,31 +160,65 @@ const uint8_t* AeadBatch::BodyBytes(size_t offset, size_t length, uint8_t* scrat
   return scratch;
 }
 
+size_t AeadBatch::BodyPieces(size_t offset, size_t length, core::AesGcmKey::Piece* out,
+                             size_t max) const noexcept {
+  const Framing& f = args_.framing;
+  if (f.segments.empty()) {
+    out[0] = {args_.data.data + offset, length};
+    return 1;
+  }
+  size_t k = static_cast<size_t>(
+      std::upper_bound(f.segment_ends.begin(), f.segment_ends.end(), offset) -
+      f.segment_ends.begin());
+  size_t start = f.segment_ends[k] - f.segments[k].length;
+  size_t n = 0;
+  for (size_t done = 0; done < length; ++k, start = f.segment_ends[k - 1]) {
+    if (n == max) return 0;
+    const size_t from = offset + done - start;
+    const size_t take = std::min(f.segments[k].length - from, length - done);
+    out[n++] = {f.segments[k].data + from, take};
+    done += take;
+  }
+  return n;
+}
+
 void AeadBatch::OpenFrames(size_t begin, size_t end) noexcept {
   const Framing& f = args_.framing;
   const size_t stride = f.frame_length + Framing::kFrameOverhead;
+  constexpr size_t kHead = 4 + AesGcmKey::kIvSize;  // u32 seq || IV
+  // A frame spanning the chunks it came in is opened where it lies, piece by
+  // piece; only one in more pieces than this (tiny chunks) is gathered first.
+  constexpr size_t kMaxPieces = 8;
   uint8_t aad[kMaxFrameAad];
   uint8_t iv[AesGcmKey::kIvSize];
+  uint8_t head[kHead];
+  uint8_t tag[AesGcmKey::kTagSize];
   std::unique_ptr<uint8_t[]> scratch;
-  if (!f.segments.empty()) {
-    scratch.reset(new (std::nothrow) uint8_t[stride]);
-    if (!scratch) {
-      internal_error_ = true;
-      return;
-    }
-  }
   for (size_t i = begin; i < end; ++i) {
     const auto seq = static_cast<uint32_t>(f.first_seq + i);
-    const uint8_t* frame = BodyBytes(i * stride, stride, scratch.get());
+    const size_t offset = i * stride;
+    const uint8_t* frame_head = BodyBytes(offset, kHead, head);
     FrameIv(seq, iv);
     // A frame out of order, or (v2) with an IV other than its sequence number, fails the run.
-    if (GetU32(frame) != seq || (f.check_iv && std::memcmp(frame + 4, iv, sizeof iv) != 0)) {
+    if (GetU32(frame_head) != seq || (f.check_iv && std::memcmp(frame_head + 4, iv, sizeof iv) != 0)) {
       RecordFailure(i, core::Status::kInvalidCiphertext);
       continue;
     }
-    const core::Status status =
-        args_.key->Open(frame + 4, stride - 4, aad, FrameAad(seq, aad),
-                        args_.output.data + i * f.frame_length);
+    AesGcmKey::Piece pieces[kMaxPieces];
+    size_t count = BodyPieces(offset + kHead, f.frame_length, pieces, kMaxPieces);
+    if (count == 0) {
+      if (!scratch) scratch.reset(new (std::nothrow) uint8_t[f.frame_length]);
+      if (!scratch) {
+        internal_error_ = true;
+        return;
+      }
+      pieces[0] = {BodyBytes(offset + kHead, f.frame_length, scratch.get()), f.frame_length};
+      count = 1;
+    }
+    // The frame's own IV: v1 frames need not derive it from the sequence number.
+    const core::Status status = args_.key->OpenPieces(
+        frame_head + 4, pieces, count, BodyBytes(offset + stride - sizeof tag, sizeof tag, tag), aad,
+        FrameAad(seq, aad), args_.output.data + i * f.frame_length);
     if (status != core::Status::kOk) RecordFailure(i, status);
   }
 }

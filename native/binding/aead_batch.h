@@ -72,6 +72,10 @@ class AeadBatch final : public Completion {
   size_t FrameAad(uint32_t seq, uint8_t* aad) const noexcept;
   // The `length` body bytes at `offset`: in place, or gathered into `scratch`.
   const uint8_t* BodyBytes(size_t offset, size_t length, uint8_t* scratch) const noexcept;
+  // The `length` body bytes at `offset` as the pieces they lie in (at most
+  // `max`; 0 when there are more); returns how many.
+  size_t BodyPieces(size_t offset, size_t length, core::AesGcmKey::Piece* out,
+                    size_t max) const noexcept;
   [[nodiscard]] size_t OutputOffset(size_t i) const noexcept;
 
   EnvState* state_;

@@ -186,6 +186,13 @@ Status AesGcmKey::Open(const uint8_t* sealed, size_t sealed_len, const uint8_t* 
 Status AesGcmKey::OpenParts(const uint8_t* iv, const uint8_t* ciphertext, size_t len,
                             const uint8_t* tag, const uint8_t* aad, size_t aad_len,
                             uint8_t* out) noexcept {
+  const Piece whole{ciphertext, len};
+  return OpenPieces(iv, &whole, 1, tag, aad, aad_len, out);
+}
+
+Status AesGcmKey::OpenPieces(const uint8_t* iv, const Piece* pieces, size_t count,
+                             const uint8_t* tag, const uint8_t* aad, size_t aad_len,
+                             uint8_t* out) noexcept {
   Lease lease(this);
   EVP_CIPHER_CTX* ctx = lease.get();
   if (ctx == nullptr) return Status::kKeyUnavailable;
@@ -195,12 +202,17 @@ Status AesGcmKey::OpenParts(const uint8_t* iv, const uint8_t* ciphertext, size_t
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, expected, kTagSize),
       OSSL_PARAM_construct_end()};
+  bool ok = EVP_DecryptInit_ex2(ctx, nullptr, nullptr, iv, nullptr) == 1 &&
+            (aad_len == 0 || UpdateAll(EVP_DecryptUpdate, ctx, nullptr, aad, aad_len));
+  // GCM is a stream mode: each update writes as many bytes as it reads.
+  size_t len = 0;
+  for (size_t i = 0; i < count; ++i) {
+    ok = ok && UpdateAll(EVP_DecryptUpdate, ctx, out + len, pieces[i].data, pieces[i].length);
+    len += pieces[i].length;
+  }
   int final_len = 0;
-  const bool ok = EVP_DecryptInit_ex2(ctx, nullptr, nullptr, iv, nullptr) == 1 &&
-                  (aad_len == 0 || UpdateAll(EVP_DecryptUpdate, ctx, nullptr, aad, aad_len)) &&
-                  UpdateAll(EVP_DecryptUpdate, ctx, out, ciphertext, len) &&
-                  EVP_CIPHER_CTX_set_params(ctx, params) == 1 &&
-                  EVP_DecryptFinal_ex(ctx, out + len, &final_len) == 1;
+  ok = ok && EVP_CIPHER_CTX_set_params(ctx, params) == 1 &&
+       EVP_DecryptFinal_ex(ctx, out + len, &final_len) == 1;
   if (!ok) {
     ERR_clear_error();
     OPENSSL_cleanse(out, len);

@@ -56,6 +56,17 @@ class AesGcmKey {
   [[nodiscard]] Status OpenParts(const uint8_t* iv, const uint8_t* ciphertext, size_t len,
                                  const uint8_t* tag, const uint8_t* aad, size_t aad_len,
                                  uint8_t* out) noexcept;
+  // Some bytes of a message that is not contiguous.
+  struct Piece {
+    const uint8_t* data;
+    size_t length;
+  };
+  // As OpenParts, for a ciphertext in `count` pieces, opened where they lie
+  // (a frame spanning the chunks it arrived in, without gathering it first);
+  // writes their total length to `out`.
+  [[nodiscard]] Status OpenPieces(const uint8_t* iv, const Piece* pieces, size_t count,
+                                  const uint8_t* tag, const uint8_t* aad, size_t aad_len,
+                                  uint8_t* out) noexcept;
 
   // Wipes the key bytes and idle contexts now; contexts in use are freed
   // when returned. Later operations fail with kKeyUnavailable.

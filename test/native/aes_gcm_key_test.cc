@@ -181,6 +181,33 @@ HSMKMS_TEST(InPlaceTagFailureWipesPlaintext) {
                     [](uint8_t b) { return b == 0; }));
 }
 
+// A ciphertext opened in pieces of odd sizes (as a frame spanning the
+// chunks it arrived in) gives the bytes Open gives; a bad tag wipes them all.
+HSMKMS_TEST(OpenPiecesMatchesOpenAndWipesOnFailure) {
+  auto key = MakeKey();
+  const std::vector<uint8_t> aad = Pattern(40, 5), plaintext = Pattern(1000, 6);
+  const std::vector<uint8_t> sealed = SealVec(*key, plaintext, aad);
+  const uint8_t* ciphertext = sealed.data() + kIv;
+  const uint8_t* tag = sealed.data() + kIv + plaintext.size();
+  const size_t cuts[] = {0, 1, 15, 16, 17, 500, 999, 1000};
+  std::vector<AesGcmKey::Piece> pieces;
+  for (size_t i = 0; i + 1 < std::size(cuts); ++i) {
+    pieces.push_back({ciphertext + cuts[i], cuts[i + 1] - cuts[i]});
+  }
+  std::vector<uint8_t> opened(plaintext.size(), 0xAA);
+  CHECK_EQ(key->OpenPieces(sealed.data(), pieces.data(), pieces.size(), tag, aad.data(), aad.size(),
+                           opened.data()),
+           Status::kOk);
+  CHECK(opened == plaintext);
+  std::vector<uint8_t> bad_tag(tag, tag + AesGcmKey::kTagSize);
+  bad_tag[3] ^= 0x10;
+  CHECK_EQ(key->OpenPieces(sealed.data(), pieces.data(), pieces.size(), bad_tag.data(), aad.data(),
+                           aad.size(), opened.data()),
+           Status::kInvalidCiphertext);
+  CHECK(AllZero(opened));
+  CHECK(ERR_peek_error() == 0);
+}
+
 HSMKMS_TEST(TooShortIsInvalidCiphertext) {
   auto key = MakeKey();
   uint8_t sealed[kOverhead] = {};
