@@ -148,8 +148,8 @@ export interface NativeBinding {
   signaturePublicKey(handle: NativeSignatureHandle): Buffer;
   /** Feeds the digest on this thread (no update may be in flight). */
   signatureUpdateSync(handle: NativeSignatureHandle, bytes: Uint8Array): void;
-  /** Feeds the digest on the worker pool, after every update before it; `bytes` must not change until it settles. */
-  signatureUpdate(handle: NativeSignatureHandle, bytes: Uint8Array): Promise<void>;
+  /** Feeds the digest on the worker pool (an array's parts in order), after every update before it; the bytes must not change until it settles. */
+  signatureUpdate(handle: NativeSignatureHandle, bytes: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /** Signs the digest (DER) and releases the signing key. */
   signatureSign(handle: NativeSignatureHandle): Buffer;
   /** Whether `der` signs the digest. */

@@ -182,15 +182,17 @@ export class EnvelopeDecryptStream extends Transform {
     this.#setup?.dispose();
   }
 
-  /** Signed suites: feeds `bytes` to the verifier on the pool, after every earlier update; they are read, not copied. */
-  #hash(bytes: Uint8Array): void {
+  /** Signed suites: feeds `bytes` (or the parts, in order) to the verifier on the pool, after every earlier update; they are read, not copied. */
+  #hash(bytes: Uint8Array | readonly Uint8Array[]): void {
     const verifier = this.#setup!.verifier;
-    if (verifier === undefined || bytes.length === 0) return;
-    this.#hashPending += bytes.length;
+    if (verifier === undefined) return;
+    const length = bytes instanceof Uint8Array ? bytes.length : bytes.reduce((sum, part) => sum + part.length, 0);
+    if (length === 0) return;
+    this.#hashPending += length;
     const hashed = verifier.updateInOrder(bytes);
     hashed.then(
       () => {
-        this.#hashPending -= bytes.length;
+        this.#hashPending -= length;
       },
       (error: unknown) => this.destroy(asKmsError(error)),
     );
@@ -378,7 +380,7 @@ export class EnvelopeDecryptStream extends Transform {
     this.#scanned = 1;
     // The run's bytes stay in the chunks they came in: the workers read (and gather) them.
     const parts = this.#queue.readViews(count * stride);
-    for (const part of parts) this.#hash(part);
+    this.#hash(parts);
     const out = this.#slabs.take(count * rules.frameLength);
     const first = this.#seq;
     this.#seq += count;

@@ -30,8 +30,8 @@ abstract class MessageDigest {
     return this;
   }
 
-  /** Hashes `bytes` on the worker pool after every earlier update; `bytes` must not change until it settles. */
-  updateInOrder(bytes: Uint8Array): Promise<void> {
+  /** Hashes `bytes` (or the parts, in order) on the worker pool after every earlier update; they must not change until it settles. */
+  updateInOrder(bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
     return native.signatureUpdate(this.handle, bytes);
   }
 

@@ -65,16 +65,31 @@ void ReleaseIfIdle(Lane& lane) {
   if (lane.in_flight == 0 && lane.release_when_idle) lane.signature.reset();
 }
 
-// One update: hashed on the pool, settled as a promise on the JS thread.
+// One update (one array, or several in order): hashed on the pool, settled
+// as a promise on the JS thread.
 class DigestJob final : public Completion {
  public:
-  DigestJob(std::shared_ptr<Lane> lane, ByteView bytes, napi_deferred deferred)
-      : lane_(std::move(lane)), bytes_(bytes), deferred_(deferred) {}
+  DigestJob(std::shared_ptr<Lane> lane, napi_deferred deferred)
+      : lane_(std::move(lane)), deferred_(deferred) {}
 
-  void Hold(napi_env env, napi_value array) { keep_alive_.Hold(env, array); }
+  // JS thread: one more array to hash, referenced until the job settles. An
+  // array that cannot be referenced is never read: the job fails instead.
+  void Add(napi_env env, napi_value array, ByteView bytes) {
+    napi_ref ref = nullptr;
+    if (napi_create_reference(env, array, 1, &ref) != napi_ok) {
+      unreadable_ = true;
+      return;
+    }
+    refs_.push_back(ref);
+    parts_.push_back(bytes);
+  }
   void Run(MessageSignature* signature) noexcept {
-    status_ = signature != nullptr ? signature->Update(bytes_.data, bytes_.length)
-                                   : Status::kKeyUnavailable;
+    status_ = signature == nullptr ? Status::kKeyUnavailable
+              : unreadable_        ? Status::kInternal
+                                   : Status::kOk;
+    for (size_t i = 0; i < parts_.size() && status_ == Status::kOk; ++i) {
+      status_ = signature->Update(parts_[i].data, parts_[i].length);
+    }
   }
   void Abort(Status status) noexcept { status_ = status; }
   [[nodiscard]] Status status() const noexcept { return status_; }
@@ -90,7 +105,7 @@ class DigestJob final : public Completion {
         napi_reject_deferred(env, deferred_,
                              EnvState::Get(env)->MakeError(status_, StatusMessage(status_)));
       }
-      keep_alive_.Release(env);
+      for (napi_ref ref : refs_) napi_delete_reference(env, ref);
       ReleaseIfIdle(*lane_);
     }
     delete this;
@@ -98,9 +113,10 @@ class DigestJob final : public Completion {
 
  private:
   std::shared_ptr<Lane> lane_;
-  ByteView bytes_;
   napi_deferred deferred_;
-  KeepAlive keep_alive_;
+  std::vector<ByteView> parts_;
+  std::vector<napi_ref> refs_;  // deleted on the JS thread (skipped at teardown: freed with the env)
+  bool unreadable_ = false;
   Status status_ = Status::kInternal;
 };
 
@@ -220,18 +236,34 @@ Napi::Value UpdateSync(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// signatureUpdate(handle, bytes) -> Promise<void>, settled once hashed on the
-// pool after every update submitted before it. `bytes` must not change until then.
+// signatureUpdate(handle, bytes | bytes[]) -> Promise<void>, settled once
+// hashed on the pool after every update submitted before it (an array's
+// parts in order). The bytes must not change until then.
 Napi::Value Update(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::shared_ptr<Lane>& lane = LaneOf(env, info[0]);
   if (lane->signature == nullptr || lane->release_when_idle) ThrowStatus(env, Status::kKeyUnavailable);
-  const ByteView bytes = ArgBytes(info, 1);
+  // Read every argument before anything is created: a bad one throws with nothing to undo.
+  std::vector<std::pair<napi_value, ByteView>> parts;
+  if (info[1].IsArray()) {
+    Napi::Array array = info[1].As<Napi::Array>();
+    const uint32_t n = array.Length();
+    Require(env, n <= 1u << 16, "too many parts");
+    parts.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      napi_value part = array.Get(i);
+      const ByteView bytes = GetBytes(env, part, false);
+      RethrowPending(env);
+      parts.emplace_back(part, bytes);
+    }
+  } else {
+    parts.emplace_back(info[1], ArgBytes(info, 1));
+  }
   napi_deferred deferred;
   napi_value promise;
   NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
-  auto* job = new DigestJob(lane, bytes, deferred);
-  job->Hold(env, info[1]);
+  auto* job = new DigestJob(lane, deferred);
+  for (const auto& [array, bytes] : parts) job->Add(env, array, bytes);
   EnvState* state = EnvState::Get(env);
   state->BeginOperation();
   lane->in_flight++;

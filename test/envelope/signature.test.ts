@@ -35,6 +35,16 @@ describe('message signature', () => {
     expect(crypto.verify('sha384', Buffer.concat([pieces[0]!, swapped]), { key: nodeKey(signer.publicKey), dsaEncoding: 'der' }, signature)).toBe(false);
   });
 
+  it('an update of several parts hashes them in order; a bad part throws and changes nothing', async () => {
+    const parts = [crypto.randomBytes(10), crypto.randomBytes(70_000), crypto.randomBytes(3)];
+    const signer = new MessageSigner(suite);
+    expect(() => signer.updateInOrder([parts[0]!, 'not bytes' as unknown as Uint8Array])).toThrow(TypeError);
+    await signer.updateInOrder(parts);
+    await signer.updateInOrder([]);
+    const signature = signer.sign();
+    expect(crypto.verify('sha384', Buffer.concat(parts), { key: nodeKey(signer.publicKey), dsaEncoding: 'der' }, signature)).toBe(true);
+  });
+
   it('verifies node:crypto signatures fed either way, and refuses a changed message', async () => {
     const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
     const message = crypto.randomBytes(300_000);
