@@ -78,6 +78,8 @@ export interface NativeRootFunctions {
   decryptToAeadKey(root: NativeRootHandle, key: NativeKeyRef, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<NativeKeyHandle>;
   /** `iv` (12 bytes) is in/out; `length` is 32; `out` is length + 16 bytes. */
   generateDataKeyHandle(root: NativeRootHandle, key: NativeKeyRef, iv: Uint8Array, aad: Uint8Array, length: number, out: Uint8Array): Promise<{ dataKey: NativeKeyHandle; iv: Uint8Array; ciphertext: Uint8Array }>;
+  /** Fills `plaintext` from the root's RNG and encrypts it into `out` (plaintext.length + 16 bytes), in one HSM job; `iv` is in/out; resolves to `result`, which must be `{ iv, ciphertext: out, ... }`. */
+  generateDataKey<R extends { iv: Uint8Array; ciphertext: Uint8Array }>(root: NativeRootHandle, key: NativeKeyRef, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, result: R): Promise<R>;
   generateRandom<T extends Uint8Array>(root: NativeRootHandle, out: T): Promise<T>;
   generateKey(root: NativeRootHandle, keySpec: string, keyUsage: string, domainVersion: number): Promise<Omit<NativeWrappedKey, 'id' | 'version'> & { publicKey: Uint8Array | null }>;
   rewrapKey(root: NativeRootHandle, key: NativeKeyRef, domainVersion: number): Promise<NativeWrappedKey>;

@@ -378,7 +378,7 @@ export class EnvelopeDecryptStream extends Transform {
     const rules = this.#rules!;
     this.#checkRun(count, stride);
     this.#scanned = 1;
-    // The run's bytes stay in the chunks they came in: the workers read (and gather) them.
+    // The run's bytes stay in the chunks they came in: the workers read them where they lie.
     const parts = this.#queue.readViews(count * stride);
     this.#hash(parts);
     const out = this.#slabs.take(count * rules.frameLength);

@@ -47,7 +47,7 @@ export class MessageSigner extends MessageDigest {
   readonly publicKey: string;
 
   constructor(suite: SignatureSuite) {
-    super(native.signatureNewSigner(suite.jwkCurve));
+    super(native.signatureNewSigner(suite.curve));
     this.publicKey = native.signaturePublicKey(this.handle).toString('base64');
   }
 
@@ -67,7 +67,7 @@ export class MessageVerifier extends MessageDigest {
     }
     let handle: NativeSignatureHandle;
     try {
-      handle = native.signatureNewVerifier(suite.jwkCurve, compressed);
+      handle = native.signatureNewVerifier(suite.curve, compressed);
     } catch {
       throw invalidMessage('the signature key is malformed');
     }

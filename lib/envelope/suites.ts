@@ -4,13 +4,13 @@
  * Every suite uses AES-GCM with a 12-byte IV and a 16-byte tag.
  */
 
-/** The ECDSA parameters of a signed suite. */
+/**
+ * The ECDSA parameters of a signed suite. The SDK pairs each curve with one
+ * hash (P-256 with SHA-256, P-384 with SHA-384); the native signer takes the
+ * curve and uses its pair.
+ */
 export interface SignatureSuite {
-  /** node:crypto's curve name. */
-  readonly namedCurve: 'prime256v1' | 'secp384r1';
-  /** JWK curve name. */
-  readonly jwkCurve: 'P-256' | 'P-384';
-  readonly hash: 'sha256' | 'sha384';
+  readonly curve: 'P-256' | 'P-384';
   /** Bytes of a compressed public point. */
   readonly compressedPointLength: 33 | 49;
 }
@@ -42,8 +42,8 @@ export const DEFAULT_SUITE_ID = 0x0478;
 /** The signed committing suite: 0x0478 plus an ECDSA P-384 / SHA-384 footer. */
 export const SIGNED_SUITE_ID = 0x0578;
 
-const P256: SignatureSuite = { namedCurve: 'prime256v1', jwkCurve: 'P-256', hash: 'sha256', compressedPointLength: 33 };
-const P384: SignatureSuite = { namedCurve: 'secp384r1', jwkCurve: 'P-384', hash: 'sha384', compressedPointLength: 49 };
+const P256: SignatureSuite = { curve: 'P-256', compressedPointLength: 33 };
+const P384: SignatureSuite = { curve: 'P-384', compressedPointLength: 49 };
 
 function v1(id: number, keyLength: 16 | 24 | 32, kdf: AlgorithmSuite['kdf'], signature?: SignatureSuite): AlgorithmSuite {
   return Object.freeze({ id, messageFormat: 1, keyLength, kdf, committing: false, messageIdLength: 16, ...(signature && { signature }) });

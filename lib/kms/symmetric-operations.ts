@@ -227,16 +227,24 @@ export async function generateDataKey(
   facts.contextKeys = encryptionContextKeys(context);
   const key = ctx.resolver.peek(req.keyId) ?? (await ctx.resolver.resolve(req.keyId));
   facts.keyId = key.keyId;
-  // The data key comes from the root's RNG (the HSM's, on a token).
-  const plaintext = await ctx.root.generateRandom(length);
-  try {
-    const sealed = await sealBlob(ctx, key, plaintext, context);
-    facts.keyVersion = sealed.keyVersion;
-    const response = { ciphertextBlob: sealed.blob, keyId: keyArn(key.keyId, ctx.arn), keyVersion: sealed.keyVersion };
-    return withPlaintext ? { ...response, plaintext } : response;
-  } finally {
-    if (!withPlaintext) plaintext.fill(0);
+  checkSymmetricEncryptionKey(key);
+  const version = await keyVersion(ctx, key, key.primaryVersion);
+  const iv = freshIv();
+  const { header, aad } = newBlobAad(key.keyId, version.version, iv, serializeEncryptionContext(context));
+  // The data key comes from the root's RNG (the HSM's, on a token) and is sealed in the same
+  // call; ciphertext || tag go straight behind the header.
+  const blob = new Uint8Array(BLOB_HEADER_LENGTH + length + GCM_TAG_LENGTH);
+  blob.set(header, 0);
+  const made = await ctx.root.generateDataKey(wrappedKey(key, version), iv, aad, length, blob.subarray(BLOB_HEADER_LENGTH));
+  if (!sameBytes(made.iv, iv)) {
+    made.plaintext.fill(0);
+    throw new KmsError('KMSInternalException', 'The HSM chose its own GCM IV; this token is not supported for symmetric keys');
   }
+  facts.keyVersion = version.version;
+  const response = { ciphertextBlob: blob, keyId: keyArn(key.keyId, ctx.arn), keyVersion: version.version };
+  if (withPlaintext) return { ...response, plaintext: made.plaintext };
+  made.plaintext.fill(0);
+  return response;
 }
 
 export async function generateDataKeyHandle(

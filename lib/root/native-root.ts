@@ -13,6 +13,7 @@ import {
   SIGNING_ALGORITHMS,
   WRAP_ALGORITHMS,
   type DataKeyHandle,
+  type GeneratedDataKey,
   type GeneratedKey,
   type KeySpec,
   type KeyUsage,
@@ -32,6 +33,8 @@ const TAG_LENGTH = 16;
 const DATA_KEY_LENGTH = 32;
 /** Largest generateRandom request (AWS allows 1024 bytes; the root itself does more). */
 export const MAX_RANDOM_BYTES = 1024 * 1024;
+/** Largest generateDataKey: a ciphertext blob's plaintext limit (AWS's data keys stop at 1024). */
+const MAX_DATA_KEY_BYTES = 4096;
 const MAX_ID_BYTES = 255;
 const MAX_UINT32 = 0xffff_ffff;
 
@@ -220,6 +223,20 @@ export class NativeRoot implements RootOfTrust {
       throw invalidArgValue('output', `must be ${p.length + TAG_LENGTH} bytes long (plaintext + tag). Received ${ciphertext.length} bytes`);
     }
     return native.root.encrypt(this.#handle, k, ivOut, a, p, ciphertext, { iv: ivOut, ciphertext });
+  }
+
+  generateDataKey(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, length: number, output?: Uint8Array): Promise<GeneratedDataKey> {
+    const k = toSymmetric(prepare('key', key));
+    const ivOut = Buffer.from(toIv(iv));
+    const a = toNonEmptyBytes('aad', aad);
+    const n = toInteger('length', length, 1, MAX_DATA_KEY_BYTES);
+    const ciphertext = output === undefined ? Buffer.allocUnsafe(n + TAG_LENGTH) : toBytes('output', output);
+    if (ciphertext.length !== n + TAG_LENGTH) {
+      throw invalidArgValue('output', `must be ${n + TAG_LENGTH} bytes long (data key + tag). Received ${ciphertext.length} bytes`);
+    }
+    // A key of its own: never in Node's shared pool beside unrelated buffers.
+    const plaintext = Buffer.allocUnsafeSlow(n);
+    return native.root.generateDataKey(this.#handle, k, ivOut, a, plaintext, ciphertext, { iv: ivOut, plaintext, ciphertext });
   }
 
   encryptDataKey(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, dataKey: AeadKey): Promise<RootCiphertext> {

@@ -75,6 +75,12 @@ export interface RootCiphertext {
   ciphertext: Uint8Array;
 }
 
+/** The result of {@link RootOfTrust.generateDataKey}: a data key and its encryption. */
+export interface GeneratedDataKey extends RootCiphertext {
+  /** The data key, from the root's RNG. */
+  plaintext: Uint8Array;
+}
+
 /** The result of {@link RootOfTrust.generateDataKeyHandle}. */
 export interface DataKeyHandle {
   /** The data key, in native memory only. */
@@ -159,6 +165,11 @@ export interface RootOfTrust {
   ): Promise<Uint8Array>;
   /** Decrypts a 32-byte data key straight into an {@link AeadKey} (`ValidationException` for another length). */
   decryptToAeadKey(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<AeadKey>;
+  /**
+   * `length` bytes from the root's RNG and their encryption under `key`, as
+   * {@link encrypt} makes it (`output` likewise), in one call to the root.
+   */
+  generateDataKey(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, length: number, output?: Uint8Array): Promise<GeneratedDataKey>;
   /** A data key from the root's RNG (`length` 32), encrypted under `key`, as an {@link AeadKey}; its bytes never reach JavaScript. */
   generateDataKeyHandle(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, length: number): Promise<DataKeyHandle>;
 

@@ -256,6 +256,17 @@ Napi::Value Encrypt(const Napi::CallbackInfo& info) {
   });
 }
 
+// generateDataKey(handle, key, iv, aad, plaintext (filled from the root's RNG), out
+// (plaintext + 16 B), result): random bytes and their encryption in one HSM job
+Napi::Value GenerateDataKey(const Napi::CallbackInfo& info) {
+  return StartEncrypt(info, RootOp::kGenerateDataKey, [&](RootJob::Args& args) {
+    args.in = ArgBytes(info, 4);
+    Require(info.Env(), args.in.length >= 1 && args.in.length <= 4096,
+            "a data key is 1 to 4096 bytes");
+    return args.in.length;
+  });
+}
+
 // encryptAeadKey(handle, key, iv, aad, dataKey (key handle), out (48 B), result): the data
 // key's bytes go from locked memory to the root and never to JavaScript
 Napi::Value EncryptAeadKey(const Napi::CallbackInfo& info) {
@@ -422,6 +433,7 @@ void ExportRootFunctions(Napi::Env env, Napi::Object exports) {
   root.Set("decryptToAeadKey", Napi::Function::New(env, DecryptToAeadKey, "decryptToAeadKey"));
   root.Set("generateDataKeyHandle",
            Napi::Function::New(env, GenerateDataKeyHandle, "generateDataKeyHandle"));
+  root.Set("generateDataKey", Napi::Function::New(env, GenerateDataKey, "generateDataKey"));
   root.Set("generateRandom", Napi::Function::New(env, GenerateRandom, "generateRandom"));
   root.Set("generateKey", Napi::Function::New(env, GenerateKey, "generateKey"));
   root.Set("rewrapKey", Napi::Function::New(env, RewrapKey, "rewrapKey"));

@@ -1,5 +1,7 @@
 #include "root_job.h"
 
+#include <openssl/crypto.h>
+
 #include <cstring>
 #include <new>
 #include <utility>
@@ -84,6 +86,7 @@ bool RootJob::Batched(RootOp op) noexcept {
     case RootOp::kDecryptToAeadKey:
     case RootOp::kGenerateDataKeyHandle:
     case RootOp::kEncryptAeadKey:
+    case RootOp::kGenerateDataKey:
       return true;
     default:
       return false;
@@ -179,6 +182,9 @@ void RootJob::Run() noexcept {
         break;
       case RootOp::kEncryptAeadKey:
         result_ = RunEncryptAeadKey(key);
+        break;
+      case RootOp::kGenerateDataKey:
+        result_ = RunGenerateDataKey(key);
         break;
     }
   } catch (const std::bad_alloc&) {
@@ -290,6 +296,19 @@ HsmResult RootJob::RunGenerateDataKeyHandle(const pkcs11::WrappedKey& key) {
   return result;
 }
 
+// A data key from the root's RNG into the caller's plaintext array, and
+// encrypted under `key` (iv in/out, as encrypt), in one job: one hop to the
+// HSM thread and back, not two. The plaintext is wiped if anything fails.
+HsmResult RootJob::RunGenerateDataKey(const pkcs11::WrappedKey& key) {
+  HsmResult result = args_.root->GenerateRandom(args_.in.data, args_.in.length);
+  if (result.ok()) {
+    result = args_.root->Encrypt(key, args_.iv.data, args_.aad.data, args_.aad.length,
+                                 args_.in.data, args_.in.length, args_.out.data);
+  }
+  if (!result.ok()) OPENSSL_cleanse(args_.in.data, args_.in.length);
+  return result;
+}
+
 // Encrypts a data key handle's bytes under `key` (iv in/out, as encrypt):
 // copied into locked memory for the call, wiped after.
 HsmResult RootJob::RunEncryptAeadKey(const pkcs11::WrappedKey& key) {
@@ -342,7 +361,8 @@ napi_value RootJob::Result(napi_env env) {
       return MakeWrappedKey(e, out_key_);
     case RootOp::kEncrypt:
     case RootOp::kEncryptAeadKey:
-      return RefValue(env, out_ref_);  // the caller's { iv, ciphertext }
+    case RootOp::kGenerateDataKey:
+      return RefValue(env, out_ref_);  // the caller's { iv, ciphertext } (and plaintext)
     case RootOp::kDecrypt:
     case RootOp::kRsaDecrypt:
       return Prefix(env, RefValue(env, out_ref_), out_len_);

@@ -45,6 +45,7 @@ enum class RootOp {
   kDecryptToAeadKey,  // key, iv, aad, in -> an AES-256-GCM key handle
   kGenerateDataKeyHandle,  // key, iv (in/out), aad, length=version, out -> { dataKey, iv, ciphertext: out }
   kEncryptAeadKey,  // key, iv (in/out), aad, data key=aead_key, out -> the caller's { iv, ciphertext: out }
+  kGenerateDataKey,  // key, iv (in/out), aad, plaintext=in (written), out -> the caller's { iv, plaintext, ciphertext: out }
 };
 
 class RootJob final : public core::Task, public Completion {
@@ -93,6 +94,7 @@ class RootJob final : public core::Task, public Completion {
   [[nodiscard]] pkcs11::HsmResult RunDecryptToAeadKey(const pkcs11::WrappedKey& key);
   [[nodiscard]] pkcs11::HsmResult RunGenerateDataKeyHandle(const pkcs11::WrappedKey& key);
   [[nodiscard]] pkcs11::HsmResult RunEncryptAeadKey(const pkcs11::WrappedKey& key);
+  [[nodiscard]] pkcs11::HsmResult RunGenerateDataKey(const pkcs11::WrappedKey& key);
   [[nodiscard]] napi_value Result(napi_env env);
   // How the result goes to JavaScript: batched only when the call was short.
   [[nodiscard]] EnvState::Delivery DeliveryFor(bool batched) const noexcept;

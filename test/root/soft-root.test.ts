@@ -1,6 +1,6 @@
 // The soft root of trust from JavaScript (key file and passphrase), and the
 // composite operations every root offers (reEncrypt, decryptToAeadKey,
-// generateDataKeyHandle, findDomainKey), on the soft root and on a fresh
+// generateDataKeyHandle, generateDataKey, findDomainKey), on the soft root and on a fresh
 // SoftHSM2 token.
 import crypto from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -232,6 +232,35 @@ describe.each(cases)('composite operations on the $kind root', (c) => {
     const other = await root.generateDataKeyHandle(source, crypto.randomBytes(12), AAD, 32);
     await expect(aead.decrypt(other.dataKey, await aead.encrypt(made.dataKey, message))).rejects.toThrow();
     for (const key of [made.dataKey, imported, reopened, other.dataKey]) key.destroy();
+  });
+
+  it('generateDataKey: random bytes and their encryption in one call, written where asked', async () => {
+    for (const length of [1, 16, 32, 1024, 4096]) {
+      const iv = crypto.randomBytes(12);
+      const ivCopy = Buffer.from(iv);
+      const made = await root.generateDataKey(source, iv, AAD, length);
+      expect(made.plaintext).toHaveLength(length);
+      expect(made.ciphertext).toHaveLength(length + 16);
+      expect(Buffer.from(made.iv)).toEqual(ivCopy);
+      expect(iv).toEqual(ivCopy); // the caller's IV is not written
+      expect(Buffer.from(await root.decrypt(source, made.iv, AAD, made.ciphertext))).toEqual(Buffer.from(made.plaintext));
+    }
+    const a = await root.generateDataKey(source, crypto.randomBytes(12), AAD, 32);
+    const b = await root.generateDataKey(source, crypto.randomBytes(12), AAD, 32);
+    expect(Buffer.from(a.plaintext).equals(Buffer.from(b.plaintext))).toBe(false);
+    // `output`: ciphertext || tag land inside a larger buffer, untouched around it.
+    const frame = Buffer.alloc(10 + 48 + 10, 0xee);
+    const placed = await root.generateDataKey(source, crypto.randomBytes(12), AAD, 32, frame.subarray(10, 58));
+    expect(Buffer.from(placed.ciphertext)).toEqual(frame.subarray(10, 58));
+    expect(frame.subarray(0, 10).every((x) => x === 0xee) && frame.subarray(58).every((x) => x === 0xee)).toBe(true);
+    expect(Buffer.from(await root.decrypt(source, placed.iv, AAD, placed.ciphertext))).toEqual(Buffer.from(placed.plaintext));
+  });
+
+  it('generateDataKey refuses sizes out of range and an output of the wrong size', () => {
+    for (const length of [0, 4097, 1.5]) {
+      expect(() => root.generateDataKey(source, crypto.randomBytes(12), AAD, length)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    }
+    expect(() => root.generateDataKey(source, crypto.randomBytes(12), AAD, 32, Buffer.alloc(47))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   });
 
   it('generateDataKeyHandle takes only 32-byte keys', () => {
