@@ -6,6 +6,8 @@
 #include <cstring>
 #include <new>
 
+#include "../core/esdk_frame.h"
+
 namespace hsmkms::binding {
 
 using core::AesGcmKey;
@@ -92,38 +94,17 @@ void AeadBatch::OpenRange(size_t begin, size_t end) noexcept {
 
 namespace {
 
-constexpr char kFrameLabel[] = "AWSKMSEncryptionClient Frame";
-constexpr size_t kFrameLabelLength = sizeof(kFrameLabel) - 1;
-constexpr size_t kMaxFrameAad = 32 + kFrameLabelLength + 12;
-
-void PutU32(uint8_t* p, uint32_t v) noexcept {
-  for (int k = 3; k >= 0; --k, v >>= 8) p[k] = static_cast<uint8_t>(v);
-}
-
-void PutU64(uint8_t* p, uint64_t v) noexcept {
-  for (int k = 7; k >= 0; --k, v >>= 8) p[k] = static_cast<uint8_t>(v);
-}
-
-uint32_t GetU32(const uint8_t* p) noexcept {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-
-// The deterministic frame IV: 8 zero bytes || u32 seq.
-void FrameIv(uint32_t seq, uint8_t* iv) noexcept {
-  std::memset(iv, 0, 8);
-  PutU32(iv + 8, seq);
-}
+using core::esdk::FrameIv;
+using core::esdk::GetU32;
+using core::esdk::PutU32;
+constexpr size_t kMaxFrameAad = core::esdk::kMaxBodyAad;
 
 }  // namespace
 
 size_t AeadBatch::FrameAad(uint32_t seq, uint8_t* aad) const noexcept {
   const Framing& f = args_.framing;
-  std::memcpy(aad, f.message_id.data(), f.message_id_length);
-  uint8_t* p = aad + f.message_id_length;
-  std::memcpy(p, kFrameLabel, kFrameLabelLength);
-  PutU32(p + kFrameLabelLength, seq);
-  PutU64(p + kFrameLabelLength + 4, f.frame_length);
-  return f.message_id_length + kFrameLabelLength + 12;
+  return core::esdk::BodyAad(f.message_id.data(), f.message_id_length, false, seq, f.frame_length,
+                             aad);
 }
 
 void AeadBatch::SealFrames(size_t begin, size_t end) noexcept {
@@ -200,7 +181,8 @@ void AeadBatch::OpenFrames(size_t begin, size_t end) noexcept {
     const uint8_t* frame_head = BodyBytes(offset, kHead, head);
     FrameIv(seq, iv);
     // A frame out of order, or (v2) with an IV other than its sequence number, fails the run.
-    if (GetU32(frame_head) != seq || (f.check_iv && std::memcmp(frame_head + 4, iv, sizeof iv) != 0)) {
+    const bool iv_mismatch = f.check_iv && std::memcmp(frame_head + 4, iv, sizeof iv) != 0;
+    if (GetU32(frame_head) != seq || iv_mismatch) {
       RecordFailure(i, core::Status::kInvalidCiphertext);
       continue;
     }
@@ -216,9 +198,10 @@ void AeadBatch::OpenFrames(size_t begin, size_t end) noexcept {
       count = 1;
     }
     // The frame's own IV: v1 frames need not derive it from the sequence number.
-    const core::Status status = args_.key->OpenPieces(
-        frame_head + 4, pieces, count, BodyBytes(offset + stride - sizeof tag, sizeof tag, tag), aad,
-        FrameAad(seq, aad), args_.output.data + i * f.frame_length);
+    const uint8_t* frame_tag = BodyBytes(offset + stride - sizeof tag, sizeof tag, tag);
+    const core::Status status =
+        args_.key->OpenPieces(frame_head + 4, pieces, count, frame_tag, aad, FrameAad(seq, aad),
+                              args_.output.data + i * f.frame_length);
     if (status != core::Status::kOk) RecordFailure(i, status);
   }
 }

@@ -68,7 +68,8 @@ class AeadBatch final : public Completion {
   void OpenRange(size_t begin, size_t end) noexcept;
   void SealFrames(size_t begin, size_t end) noexcept;
   void OpenFrames(size_t begin, size_t end) noexcept;
-  // The body AAD of frame `seq` into `aad` (room for 72 bytes); returns its length.
+  // The body AAD of frame `seq` into `aad` (room for core::esdk::kMaxBodyAad
+  // bytes); returns its length.
   size_t FrameAad(uint32_t seq, uint8_t* aad) const noexcept;
   // The `length` body bytes at `offset`: in place, or gathered into `scratch`.
   const uint8_t* BodyBytes(size_t offset, size_t length, uint8_t* scratch) const noexcept;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "completion.h"
+#include "tagged_object.h"
 
 namespace hsmkms::binding {
 namespace {
@@ -60,31 +61,14 @@ RootHandle::~RootHandle() {
 
 Napi::Object RootHandle::Wrap(Napi::Env env, std::shared_ptr<core::RootOfTrust> root,
                               pkcs11::Hsm* hsm) {
-  Napi::Object object = Napi::Object::New(env);
   auto* handle = new RootHandle(EnvState::Get(env), std::move(root), hsm);
-  napi_status status = napi_wrap(
-      env, object, handle,
-      [](napi_env, void* data, void*) { delete static_cast<RootHandle*>(data); }, nullptr,
-      nullptr);
-  if (status != napi_ok) {
-    delete handle;
-    NAPI_THROW_IF_FAILED(env, status, object);
-  }
-  NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, object, &kRootHandleTag), object);
-  return object;
+  return WrapTagged(env, handle, kRootHandleTag);
 }
 
 RootHandle* RootHandle::Unwrap(Napi::Env env, napi_value value) {
-  bool tagged = false;
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) == napi_ok && type == napi_object) {
-    napi_check_object_type_tag(env, value, &kRootHandleTag, &tagged);
-  }
-  void* data = nullptr;
-  if (!tagged || napi_unwrap(env, value, &data) != napi_ok || data == nullptr) {
-    throw Napi::TypeError::New(env, "Expected a root of trust handle");
-  }
-  return static_cast<RootHandle*>(data);
+  RootHandle* handle = UnwrapTagged<RootHandle>(env, value, kRootHandleTag);
+  if (handle == nullptr) throw Napi::TypeError::New(env, "Expected a root of trust handle");
+  return handle;
 }
 
 std::shared_ptr<core::RootOfTrust> RootHandle::Acquire() {

@@ -11,6 +11,7 @@
 #include "call_args.h"
 #include "completion.h"
 #include "env_state.h"
+#include "tagged_object.h"
 
 namespace hsmkms::binding {
 namespace {
@@ -42,16 +43,9 @@ void ThrowStatus(Napi::Env env, Status status) {
 
 // The lane of a handle; throws a TypeError for anything else.
 const std::shared_ptr<Lane>& LaneOf(Napi::Env env, napi_value value) {
-  bool tagged = false;
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) == napi_ok && type == napi_object) {
-    napi_check_object_type_tag(env, value, &kSignatureTag, &tagged);
-  }
-  void* data = nullptr;
-  if (!tagged || napi_unwrap(env, value, &data) != napi_ok || data == nullptr) {
-    throw Napi::TypeError::New(env, "Expected a message signature handle");
-  }
-  return *static_cast<std::shared_ptr<Lane>*>(data);
+  auto* lane = UnwrapTagged<std::shared_ptr<Lane>>(env, value, kSignatureTag);
+  if (lane == nullptr) throw Napi::TypeError::New(env, "Expected a message signature handle");
+  return *lane;
 }
 
 // The lane's signature for a call on the JS thread: none may be in flight.
@@ -115,7 +109,8 @@ class DigestJob final : public Completion {
   std::shared_ptr<Lane> lane_;
   napi_deferred deferred_;
   std::vector<ByteView> parts_;
-  std::vector<napi_ref> refs_;  // deleted on the JS thread (skipped at teardown: freed with the env)
+  // Deleted on the JS thread (skipped at teardown: freed with the env).
+  std::vector<napi_ref> refs_;
   bool unreadable_ = false;
   Status status_ = Status::kInternal;
 };
@@ -184,20 +179,10 @@ SignatureCurve ReadCurve(Napi::Env env, napi_value value) {
 }
 
 Napi::Object WrapLane(Napi::Env env, std::unique_ptr<MessageSignature> signature) {
-  Napi::Object handle = Napi::Object::New(env);
-  auto* holder = new std::shared_ptr<Lane>(std::make_shared<Lane>());
-  (*holder)->signature = std::move(signature);
+  auto lane = std::make_shared<Lane>();
+  lane->signature = std::move(signature);
   // Garbage collection drops this reference; updates in flight hold their own.
-  napi_status status = napi_wrap(
-      env, handle, holder,
-      [](napi_env, void* data, void*) { delete static_cast<std::shared_ptr<Lane>*>(data); },
-      nullptr, nullptr);
-  if (status != napi_ok) {
-    delete holder;
-    NAPI_THROW_IF_FAILED(env, status, handle);
-  }
-  NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, handle, &kSignatureTag), handle);
-  return handle;
+  return WrapTagged(env, new std::shared_ptr<Lane>(std::move(lane)), kSignatureTag);
 }
 
 // newSigner(curve) -> handle, with a fresh key pair
@@ -242,7 +227,9 @@ Napi::Value UpdateSync(const Napi::CallbackInfo& info) {
 Napi::Value Update(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::shared_ptr<Lane>& lane = LaneOf(env, info[0]);
-  if (lane->signature == nullptr || lane->release_when_idle) ThrowStatus(env, Status::kKeyUnavailable);
+  if (lane->signature == nullptr || lane->release_when_idle) {
+    ThrowStatus(env, Status::kKeyUnavailable);
+  }
   // Read every argument before anything is created: a bad one throws with nothing to undo.
   std::vector<std::pair<napi_value, ByteView>> parts;
   if (info[1].IsArray()) {
@@ -296,7 +283,9 @@ Napi::Value Verify(const Napi::CallbackInfo& info) {
   MessageSignature& signature = Idle(info.Env(), LaneOf(info.Env(), info[0]));
   const ByteView der = ArgBytes(info, 1);
   const Status status = signature.Verify(der.data, der.length);
-  if (status != Status::kOk && status != Status::kInvalidCiphertext) ThrowStatus(info.Env(), status);
+  if (status != Status::kOk && status != Status::kInvalidCiphertext) {
+    ThrowStatus(info.Env(), status);
+  }
   return Napi::Boolean::New(info.Env(), status == Status::kOk);
 }
 
@@ -318,7 +307,8 @@ core::WorkerPool& DigestPool() {
 
 void ExportSignatureFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("signatureNewSigner", Napi::Function::New(env, NewSigner, "signatureNewSigner"));
-  exports.Set("signatureNewVerifier", Napi::Function::New(env, NewVerifier, "signatureNewVerifier"));
+  exports.Set("signatureNewVerifier",
+              Napi::Function::New(env, NewVerifier, "signatureNewVerifier"));
   exports.Set("signaturePublicKey", Napi::Function::New(env, PublicKey, "signaturePublicKey"));
   exports.Set("signatureUpdateSync", Napi::Function::New(env, UpdateSync, "signatureUpdateSync"));
   exports.Set("signatureUpdate", Napi::Function::New(env, Update, "signatureUpdate"));

@@ -31,7 +31,8 @@ class MessageSignature {
   [[nodiscard]] static size_t CompressedPointSize(SignatureCurve curve) noexcept;
 
   // A signer with a fresh key pair.
-  [[nodiscard]] static Status NewSigner(SignatureCurve curve, std::unique_ptr<MessageSignature>* out);
+  [[nodiscard]] static Status NewSigner(SignatureCurve curve,
+                                        std::unique_ptr<MessageSignature>* out);
   // A verifier for the compressed point `point`; kInvalidCiphertext unless
   // it is a point of `curve` in compressed form.
   [[nodiscard]] static Status NewVerifier(SignatureCurve curve, const uint8_t* point, size_t len,

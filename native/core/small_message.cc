@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 
+#include "esdk_frame.h"
 #include "message_keys.h"
 
 namespace hsmkms::core {
@@ -13,34 +14,17 @@ namespace {
 constexpr size_t kIv = AesGcmKey::kIvSize;
 constexpr size_t kTag = AesGcmKey::kTagSize;
 constexpr uint32_t kFinalMarker = 0xffffffffu;
-constexpr char kFinalLabel[] = "AWSKMSEncryptionClient Final Frame";
-constexpr size_t kLabelSize = sizeof kFinalLabel - 1;
-constexpr size_t kFrameAadSize = kMessageIdSize + kLabelSize + 4 + 8;
+constexpr size_t kFrameAadSize = esdk::kMaxBodyAad;
 
-void PutU32(uint8_t* at, uint32_t v) noexcept {
-  for (int i = 3; i >= 0; --i, v >>= 8) at[i] = static_cast<uint8_t>(v);
-}
-
-void PutU64(uint8_t* at, uint64_t v) noexcept {
-  for (int i = 7; i >= 0; --i, v >>= 8) at[i] = static_cast<uint8_t>(v);
-}
-
-uint32_t GetU32(const uint8_t* at) noexcept {
-  return (uint32_t{at[0]} << 24) | (uint32_t{at[1]} << 16) | (uint32_t{at[2]} << 8) | at[3];
-}
+using esdk::GetU32;
+using esdk::PutU32;
 
 // The frame IV (8 zero bytes || u32 seq) of sequence number 1.
-void FirstFrameIv(uint8_t* iv) noexcept {
-  std::memset(iv, 0, kIv);
-  PutU32(iv + 8, 1);
-}
+void FirstFrameIv(uint8_t* iv) noexcept { esdk::FrameIv(1, iv); }
 
 // message ID || "AWSKMSEncryptionClient Final Frame" || u32 seq (1) || u64 length
 void FinalFrameAad(const uint8_t* message_id, size_t length, uint8_t* aad) noexcept {
-  std::memcpy(aad, message_id, kMessageIdSize);
-  std::memcpy(aad + kMessageIdSize, kFinalLabel, kLabelSize);
-  PutU32(aad + kMessageIdSize + kLabelSize, 1);
-  PutU64(aad + kMessageIdSize + kLabelSize + 4, length);
+  esdk::BodyAad(message_id, kMessageIdSize, true, 1, length, aad);
 }
 
 Status Seal(AesGcmKey& key, uint8_t* message, size_t header_body_len, const uint8_t* message_id,
