@@ -44,7 +44,11 @@ export async function encrypt(plaintext: Uint8Array, options: EnvelopeEncryptOpt
     message.set(setup.headerBytes);
     await encryptFramedBody(setup.contentKey, setup.header.messageId, plan, input, message.subarray(headerLength, bodyEnd));
     let end = bodyEnd;
-    if (setup.signer !== undefined) end += writeFooter(setup.signer.update(message.subarray(0, bodyEnd)).sign(), message.subarray(bodyEnd));
+    if (setup.signer !== undefined) {
+      // Hashed on a digest thread: a large message never holds up the event loop.
+      await setup.signer.updateInOrder(message.subarray(0, bodyEnd));
+      end += writeFooter(setup.signer.sign(), message.subarray(bodyEnd));
+    }
     return { result: message.subarray(0, end), header: setup.header };
   } finally {
     setup.dispose();
@@ -99,10 +103,10 @@ export async function decrypt(message: Uint8Array, options: EnvelopeDecryptOptio
   const plaintext = Buffer.allocUnsafeSlow(layout.plaintextLength);
   try {
     const frames = decryptBody(setup.contentKey, parsed.header.messageId, bytes, layout, plaintext);
-    // Hash on this thread while the frames decrypt on the pool.
-    const signed = setup.verifier === undefined || setup.verifier.update(bytes.subarray(0, layout.end)).verify(signature!);
-    await frames;
-    if (!signed) throw invalidMessage('the signature does not verify');
+    // The hash runs on a digest thread while the frames decrypt on the AES threads.
+    const hashed = setup.verifier?.updateInOrder(bytes.subarray(0, layout.end));
+    await Promise.all([frames, hashed]);
+    if (setup.verifier !== undefined && !setup.verifier.verify(signature!)) throw invalidMessage('the signature does not verify');
     return { plaintext, header: parsed.header };
   } catch (error) {
     plaintext.fill(0);
