@@ -47,6 +47,7 @@
         "native/binding/root_handle.cc",
         "native/binding/root_job.cc",
         "native/binding/signature_functions.cc",
+        "native/binding/signature_lane.cc",
         "native/binding/small_message_functions.cc",
         "native/binding/wrapped_key_ref.cc",
         "native/binding/wrapped_key_value.cc"

@@ -20,6 +20,27 @@ export interface NativeSignatureHandle {
   readonly __brand: 'NativeSignatureHandle';
 }
 
+/**
+ * A message signature's functions. Jobs on one handle (update, sign, verify)
+ * run one at a time on the digest threads, in the order they were called.
+ */
+export interface NativeSignatureFunctions {
+  /** A signer with a fresh key pair, made on the digest threads (the private key never leaves native memory). */
+  newSigner(curve: 'P-256' | 'P-384'): Promise<{ handle: NativeSignatureHandle; publicKey: Buffer }>;
+  /** A verifier for a compressed point; KmsError InvalidCiphertextException for a malformed one. */
+  newVerifier(curve: 'P-256' | 'P-384', compressedPoint: Uint8Array): NativeSignatureHandle;
+  /** Feeds the digest on this thread (no job may be in flight). */
+  updateSync(handle: NativeSignatureHandle, bytes: Uint8Array): void;
+  /** Feeds the digest (an array's parts in order); the bytes must not change until it settles. */
+  update(handle: NativeSignatureHandle, bytes: Uint8Array | readonly Uint8Array[]): Promise<void>;
+  /** Signs the digest (DER); the signing key is released after. */
+  sign(handle: NativeSignatureHandle): Promise<Buffer>;
+  /** Whether `der` signs the digest. */
+  verify(handle: NativeSignatureHandle, der: Uint8Array): Promise<boolean>;
+  /** Releases the key now, or once the jobs in flight settle. */
+  release(handle: NativeSignatureHandle): void;
+}
+
 export interface NativeRootHandle {
   readonly __brand: 'NativeRootHandle';
 }
@@ -142,22 +163,8 @@ export interface NativeBinding {
   /** Opens a one-frame v2 message into `out`: 0, or the check that failed (1 commitment, 2 header tag, 3 frame; `out` wiped). */
   openSmallMessage(dataKey: NativeKeyHandle, suiteId: number, messageId: Uint8Array, commitKey: Uint8Array, headerAad: Uint8Array, headerTag: Uint8Array, frame: Uint8Array, out: Uint8Array): number;
 
-  /** A signer with a fresh key pair (the private key never leaves native memory). */
-  signatureNewSigner(curve: 'P-256' | 'P-384'): NativeSignatureHandle;
-  /** A verifier for a compressed point; KmsError InvalidCiphertextException for a malformed one. */
-  signatureNewVerifier(curve: 'P-256' | 'P-384', compressedPoint: Uint8Array): NativeSignatureHandle;
-  /** The signer's public key, a compressed point. */
-  signaturePublicKey(handle: NativeSignatureHandle): Buffer;
-  /** Feeds the digest on this thread (no update may be in flight). */
-  signatureUpdateSync(handle: NativeSignatureHandle, bytes: Uint8Array): void;
-  /** Feeds the digest on the worker pool (an array's parts in order), after every update before it; the bytes must not change until it settles. */
-  signatureUpdate(handle: NativeSignatureHandle, bytes: Uint8Array | readonly Uint8Array[]): Promise<void>;
-  /** Signs the digest (DER) and releases the signing key. */
-  signatureSign(handle: NativeSignatureHandle): Buffer;
-  /** Whether `der` signs the digest. */
-  signatureVerify(handle: NativeSignatureHandle, der: Uint8Array): boolean;
-  /** Releases the key now, or once the updates in flight settle. */
-  signatureRelease(handle: NativeSignatureHandle): void;
+  /** Message signatures of signed suites (ECDSA footer): keys, digest, sign and check run on the digest threads. */
+  signature: NativeSignatureFunctions;
 
   sealSync(key: NativeKeyHandle, plaintext: Uint8Array, aad: Uint8Array | undefined, iv: Uint8Array | undefined, out: Uint8Array): void;
   openSync(key: NativeKeyHandle, sealed: Uint8Array, aad: Uint8Array | undefined, out: Uint8Array): void;

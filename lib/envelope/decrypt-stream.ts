@@ -475,9 +475,10 @@ export class EnvelopeDecryptStream extends Transform {
     await this.#window.waitFor(0);
     const setup = this.#setup!;
     if (setup.verifier !== undefined) {
-      await this.#lastHash;
+      // The check runs after every hash (and on the digest threads).
+      const verified = await setup.verifier.verify(this.#signature!);
       if (this.destroyed) return;
-      if (!setup.verifier.verify(this.#signature!)) {
+      if (!verified) {
         this.#held?.fill(0);
         this.#held = undefined;
         throw invalidMessage('the signature does not verify');

@@ -326,7 +326,8 @@ export class EnvelopeEncryptStream extends Transform {
     if (setup.signer !== undefined) {
       await this.#signing!.waitFor(0);
       if (this.destroyed) return;
-      const signature = setup.signer.sign();
+      const signature = await setup.signer.sign();
+      if (this.destroyed) return;
       const footer = Buffer.allocUnsafe(2 + signature.length);
       writeFooter(signature, footer);
       this.push(footer);

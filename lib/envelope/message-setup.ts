@@ -52,7 +52,7 @@ export interface EncryptionKeys {
 /** Gets a data key and its encrypted copies from the keyring. */
 export async function encryptionKeys(opts: CheckedEncryptOptions, plaintextLength?: number): Promise<EncryptionKeys> {
   const { suite, keyring } = opts;
-  const signer = suite.signature === undefined ? undefined : new MessageSigner(suite.signature);
+  const signer = suite.signature === undefined ? undefined : await MessageSigner.create(suite.signature);
   const encryptionContext: EncryptionContext = signer === undefined ? opts.encryptionContext : Object.freeze({ ...opts.encryptionContext, [PUBLIC_KEY_FIELD]: signer.publicKey });
   const materials = new EncryptionMaterials(suite, encryptionContext, keyring.needsDataKeyBytes(true), plaintextLength);
   try {

@@ -47,7 +47,7 @@ export async function encrypt(plaintext: Uint8Array, options: EnvelopeEncryptOpt
     if (setup.signer !== undefined) {
       // Hashed on a digest thread: a large message never holds up the event loop.
       await setup.signer.updateInOrder(message.subarray(0, bodyEnd));
-      end += writeFooter(setup.signer.sign(), message.subarray(bodyEnd));
+      end += writeFooter(await setup.signer.sign(), message.subarray(bodyEnd));
     }
     return { result: message.subarray(0, end), header: setup.header };
   } finally {
@@ -106,7 +106,7 @@ export async function decrypt(message: Uint8Array, options: EnvelopeDecryptOptio
     // The hash runs on a digest thread while the frames decrypt on the AES threads.
     const hashed = setup.verifier?.updateInOrder(bytes.subarray(0, layout.end));
     await Promise.all([frames, hashed]);
-    if (setup.verifier !== undefined && !setup.verifier.verify(signature!)) throw invalidMessage('the signature does not verify');
+    if (setup.verifier !== undefined && !(await setup.verifier.verify(signature!))) throw invalidMessage('the signature does not verify');
     return { plaintext, header: parsed.header };
   } catch (error) {
     plaintext.fill(0);

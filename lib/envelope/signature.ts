@@ -1,12 +1,13 @@
 /**
  * The footer of signed suites: ECDSA (DER) over every byte before the footer,
  * with a key pair made per message; the public key travels in the encryption
- * context as the base64 of its compressed point. Signer and verifier take
- * the message in pieces: `update` hashes on the calling thread (a one-shot
- * message), `updateInOrder` on the worker pool in the order of the calls (a
- * stream's frames: the event loop never hashes them). The keys and the
- * digest live in native memory (native/core/message_signature); the
- * signing key is released once it has signed.
+ * context as the base64 of its compressed point. The keys and the digest
+ * live in native memory (native/core/message_signature), and the work runs
+ * on the digest threads, in the order it was asked for: key generation,
+ * hashing (`updateInOrder`), signing and checking (about a millisecond each
+ * for P-384) never hold up the event loop. Only `update`, for a header's
+ * few bytes, hashes on the calling thread. The signing key is released once
+ * it has signed.
  */
 import { native, type NativeSignatureHandle } from '../native.js';
 import { ByteReader } from './byte-reader.js';
@@ -24,20 +25,20 @@ abstract class MessageDigest {
     this.handle = handle;
   }
 
-  /** Hashes `bytes` now, on this thread (no `updateInOrder` may be in flight). */
+  /** Hashes `bytes` now, on this thread (nothing may be in flight): a header. */
   update(bytes: Uint8Array): this {
-    native.signatureUpdateSync(this.handle, bytes);
+    native.signature.updateSync(this.handle, bytes);
     return this;
   }
 
-  /** Hashes `bytes` (or the parts, in order) on the worker pool after every earlier update; they must not change until it settles. */
+  /** Hashes `bytes` (or the parts, in order) on the digest threads after every earlier job; they must not change until it settles. */
   updateInOrder(bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    return native.signatureUpdate(this.handle, bytes);
+    return native.signature.update(this.handle, bytes);
   }
 
-  /** Releases the key now (or once the updates in flight settle): a stream that failed. */
+  /** Releases the key now (or once the jobs in flight settle): a stream that failed. */
   release(): void {
-    native.signatureRelease(this.handle);
+    native.signature.release(this.handle);
   }
 }
 
@@ -46,14 +47,20 @@ export class MessageSigner extends MessageDigest {
   /** The compressed public point, base64: the value of `aws-crypto-public-key`. */
   readonly publicKey: string;
 
-  constructor(suite: SignatureSuite) {
-    super(native.signatureNewSigner(suite.curve));
-    this.publicKey = native.signaturePublicKey(this.handle).toString('base64');
+  private constructor(handle: NativeSignatureHandle, publicKey: string) {
+    super(handle);
+    this.publicKey = publicKey;
   }
 
-  /** The DER signature of everything fed so far (its length varies); the key is released. */
-  sign(): Uint8Array {
-    return native.signatureSign(this.handle);
+  /** A signer with a fresh key pair, made on the digest threads. */
+  static async create(suite: SignatureSuite): Promise<MessageSigner> {
+    const made = await native.signature.newSigner(suite.curve);
+    return new MessageSigner(made.handle, made.publicKey.toString('base64'));
+  }
+
+  /** The DER signature of everything fed (its length varies), after every earlier job; the key is released. */
+  sign(): Promise<Uint8Array> {
+    return native.signature.sign(this.handle);
   }
 }
 
@@ -67,16 +74,16 @@ export class MessageVerifier extends MessageDigest {
     }
     let handle: NativeSignatureHandle;
     try {
-      handle = native.signatureNewVerifier(suite.curve, compressed);
+      handle = native.signature.newVerifier(suite.curve, compressed);
     } catch {
       throw invalidMessage('the signature key is malformed');
     }
     super(handle);
   }
 
-  /** True when `signature` (DER) signs everything fed so far. */
-  verify(signature: Uint8Array): boolean {
-    return native.signatureVerify(this.handle, signature);
+  /** Whether `signature` (DER) signs everything fed, after every earlier job. */
+  verify(signature: Uint8Array): Promise<boolean> {
+    return native.signature.verify(this.handle, signature);
   }
 }
 

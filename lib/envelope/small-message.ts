@@ -46,7 +46,7 @@ export async function encryptSmall(input: Uint8Array, opts: CheckedEncryptOption
     const bodyEnd = headerBodyLength + rest;
     native.sealSmallMessage(nativeKeyHandle(keys.dataKey), suite.id, messageId, message.subarray(0, bodyEnd), headerBodyLength, input);
     let end = bodyEnd;
-    if (signer !== undefined) end += writeFooter(signer.update(message.subarray(0, bodyEnd)).sign(), message.subarray(bodyEnd));
+    if (signer !== undefined) end += writeFooter(await signer.update(message.subarray(0, bodyEnd)).sign(), message.subarray(bodyEnd));
     const commitKey = message.slice(headerBodyLength - COMMIT_KEY_LENGTH, headerBodyLength);
     return { result: message.subarray(0, end), header: newHeader(opts, keys, commitKey, headerBodyLength + TAG_LENGTH) };
   } finally {
@@ -69,7 +69,7 @@ export async function decryptSmall(bytes: Uint8Array, parsed: ParsedHeader, layo
     const handle = nativeKeyHandle(dataKey as AeadKey);
     const failed = native.openSmallMessage(handle, header.suiteId, header.messageId, header.suiteData, headerAad(parsed.headerBody, unstored), parsed.authTag, frame, plaintext);
     if (failed !== 0) throw invalidMessage(FAILED_CHECK[failed] ?? 'the message does not authenticate');
-    if (verifier !== undefined && !verifier.update(bytes.subarray(0, layout.end)).verify(signature!)) throw invalidMessage('the signature does not verify');
+    if (verifier !== undefined && !(await verifier.update(bytes.subarray(0, layout.end)).verify(signature!))) throw invalidMessage('the signature does not verify');
     return { plaintext, header };
   } catch (error) {
     plaintext.fill(0);

@@ -14,6 +14,7 @@
 #include "key_transform_functions.h"
 #include "root_functions.h"
 #include "signature_functions.h"
+#include "signature_lane.h"
 #include "small_message_functions.h"
 
 namespace hsmkms::binding {

@@ -1,9 +1,7 @@
 #include "signature_functions.h"
 
-#include <cstring>
-#include <deque>
 #include <memory>
-#include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -11,6 +9,7 @@
 #include "call_args.h"
 #include "completion.h"
 #include "env_state.h"
+#include "signature_lane.h"
 #include "tagged_object.h"
 
 namespace hsmkms::binding {
@@ -21,21 +20,6 @@ using core::SignatureCurve;
 using core::Status;
 
 constexpr napi_type_tag kSignatureTag = {0x6873'6d6b'6d73'7367ULL, 0x6e61'7475'7265'6c6eULL};
-
-class DigestJob;
-
-// A signer or verifier and the queue of digest updates waiting for the
-// worker pool. At most one DrainTask runs per lane, so updates are hashed
-// one at a time, in the order JavaScript submitted them.
-struct Lane {
-  std::unique_ptr<MessageSignature> signature;
-  std::mutex mutex;
-  std::deque<DigestJob*> queue;  // under mutex
-  bool draining = false;         // under mutex: a DrainTask is submitted or running
-  bool failed = false;           // under mutex: an update failed, the digest is lost
-  size_t in_flight = 0;          // JS thread only: updates not yet settled
-  bool release_when_idle = false;  // JS thread only
-};
 
 void ThrowStatus(Napi::Env env, Status status) {
   throw Napi::Error(env, EnvState::Get(env)->MakeError(status, StatusMessage(status)));
@@ -48,128 +32,14 @@ const std::shared_ptr<Lane>& LaneOf(Napi::Env env, napi_value value) {
   return *lane;
 }
 
-// The lane's signature for a call on the JS thread: none may be in flight.
-MessageSignature& Idle(Napi::Env env, const std::shared_ptr<Lane>& lane) {
-  Require(env, lane->in_flight == 0, "digest updates are in flight");
-  if (lane->signature == nullptr) ThrowStatus(env, Status::kKeyUnavailable);
-  return *lane->signature;
+// A lane that still takes work: KeyUnavailableException once released or finished.
+const std::shared_ptr<Lane>& OpenLane(Napi::Env env, napi_value value) {
+  const std::shared_ptr<Lane>& lane = LaneOf(env, value);
+  if (lane->signature == nullptr || lane->release_when_idle) {
+    ThrowStatus(env, Status::kKeyUnavailable);
+  }
+  return lane;
 }
-
-void ReleaseIfIdle(Lane& lane) {
-  if (lane.in_flight == 0 && lane.release_when_idle) lane.signature.reset();
-}
-
-// One update (one array, or several in order): hashed on the pool, settled
-// as a promise on the JS thread.
-class DigestJob final : public Completion {
- public:
-  DigestJob(std::shared_ptr<Lane> lane, napi_deferred deferred)
-      : lane_(std::move(lane)), deferred_(deferred) {}
-
-  // JS thread: one more array to hash, referenced until the job settles. An
-  // array that cannot be referenced is never read: the job fails instead.
-  void Add(napi_env env, napi_value array, ByteView bytes) {
-    napi_ref ref = nullptr;
-    if (napi_create_reference(env, array, 1, &ref) != napi_ok) {
-      unreadable_ = true;
-      return;
-    }
-    refs_.push_back(ref);
-    parts_.push_back(bytes);
-  }
-  void Run(MessageSignature* signature) noexcept {
-    status_ = signature == nullptr ? Status::kKeyUnavailable
-              : unreadable_        ? Status::kInternal
-                                   : Status::kOk;
-    for (size_t i = 0; i < parts_.size() && status_ == Status::kOk; ++i) {
-      status_ = signature->Update(parts_[i].data, parts_[i].length);
-    }
-  }
-  void Abort(Status status) noexcept { status_ = status; }
-  [[nodiscard]] Status status() const noexcept { return status_; }
-
-  void Complete(napi_env env) noexcept override {
-    if (env != nullptr) {
-      lane_->in_flight--;
-      if (status_ == Status::kOk) {
-        napi_value undefined;
-        napi_get_undefined(env, &undefined);
-        napi_resolve_deferred(env, deferred_, undefined);
-      } else {
-        napi_reject_deferred(env, deferred_,
-                             EnvState::Get(env)->MakeError(status_, StatusMessage(status_)));
-      }
-      for (napi_ref ref : refs_) napi_delete_reference(env, ref);
-      ReleaseIfIdle(*lane_);
-    }
-    delete this;
-  }
-
- private:
-  std::shared_ptr<Lane> lane_;
-  napi_deferred deferred_;
-  std::vector<ByteView> parts_;
-  // Deleted on the JS thread (skipped at teardown: freed with the env).
-  std::vector<napi_ref> refs_;
-  bool unreadable_ = false;
-  Status status_ = Status::kInternal;
-};
-
-// Hashes a lane's queued updates until the queue is empty.
-class DrainTask final : public core::Task {
- public:
-  DrainTask(EnvState* state, std::shared_ptr<Lane> lane) : state_(state), lane_(std::move(lane)) {}
-
-  void Run() noexcept override {
-    for (;;) {
-      DigestJob* job;
-      bool failed;
-      {
-        std::lock_guard<std::mutex> lock(lane_->mutex);
-        if (lane_->queue.empty()) {
-          lane_->draining = false;
-          return;
-        }
-        job = lane_->queue.front();
-        lane_->queue.pop_front();
-        failed = lane_->failed;
-      }
-      // After a failed update the digest is lost: every later one fails too.
-      if (failed) {
-        job->Abort(Status::kInternal);
-      } else {
-        job->Run(lane_->signature.get());
-        if (job->status() != Status::kOk) {
-          std::lock_guard<std::mutex> lock(lane_->mutex);
-          lane_->failed = true;
-        }
-      }
-      // Nothing of the lane is touched after this: the JS thread may release it.
-      state_->PostCompletion(job);
-    }
-  }
-
-  void Finish() noexcept override {
-    if (cancelled()) {
-      std::deque<DigestJob*> left;
-      {
-        std::lock_guard<std::mutex> lock(lane_->mutex);
-        left.swap(lane_->queue);
-        lane_->draining = false;
-        lane_->failed = true;
-      }
-      for (DigestJob* job : left) {
-        job->Abort(Status::kAborted);
-        state_->PostCompletion(job);
-      }
-    }
-    delete this;
-  }
-
- private:
-  EnvState* state_;
-  std::shared_ptr<Lane> lane_;
-};
 
 SignatureCurve ReadCurve(Napi::Env env, napi_value value) {
   const std::string name = Napi::Value(env, value).ToString().Utf8Value();
@@ -181,16 +51,66 @@ SignatureCurve ReadCurve(Napi::Env env, napi_value value) {
 Napi::Object WrapLane(Napi::Env env, std::unique_ptr<MessageSignature> signature) {
   auto lane = std::make_shared<Lane>();
   lane->signature = std::move(signature);
-  // Garbage collection drops this reference; updates in flight hold their own.
+  // Garbage collection drops this reference; jobs in flight hold their own.
   return WrapTagged(env, new std::shared_ptr<Lane>(std::move(lane)), kSignatureTag);
 }
 
-// newSigner(curve) -> handle, with a fresh key pair
+// A signer's key pair made on the digest pool (an EC key generation is a
+// scalar multiplication: about a millisecond for P-384 here).
+class NewSignerJob final : public core::Task, public Completion {
+ public:
+  NewSignerJob(EnvState* state, SignatureCurve curve, napi_deferred deferred)
+      : state_(state), curve_(curve), deferred_(deferred) {}
+
+  void Run() noexcept override {
+    try {
+      status_ = MessageSignature::NewSigner(curve_, &signature_);
+      if (status_ == Status::kOk) status_ = signature_->CompressedPublicKey(&public_key_);
+    } catch (const std::bad_alloc&) {
+      status_ = Status::kInternal;
+    }
+  }
+  void Finish() noexcept override {
+    if (cancelled()) status_ = Status::kAborted;
+    state_->PostCompletion(this);
+  }
+  void Complete(napi_env env) noexcept override {
+    if (env != nullptr) {
+      try {
+        if (status_ != Status::kOk) ThrowStatus(Napi::Env(env), status_);
+        Napi::Object result = Napi::Object::New(env);
+        result.Set("publicKey", Napi::Buffer<uint8_t>::Copy(env, public_key_.data(), public_key_.size()));
+        result.Set("handle", WrapLane(Napi::Env(env), std::move(signature_)));
+        napi_resolve_deferred(env, deferred_, result);
+      } catch (const Napi::Error& error) {
+        napi_reject_deferred(env, deferred_, error.Value());
+      }
+    }
+    delete this;
+  }
+
+ private:
+  EnvState* state_;
+  SignatureCurve curve_;
+  napi_deferred deferred_;
+  std::unique_ptr<MessageSignature> signature_;
+  std::vector<uint8_t> public_key_;
+  Status status_ = Status::kInternal;
+};
+
+// newSigner(curve) -> Promise<{ handle, publicKey (compressed point) }>, the key pair
+// made on the digest pool
 Napi::Value NewSigner(const Napi::CallbackInfo& info) {
-  std::unique_ptr<MessageSignature> signature;
-  const Status status = MessageSignature::NewSigner(ReadCurve(info.Env(), info[0]), &signature);
-  if (status != Status::kOk) ThrowStatus(info.Env(), status);
-  return WrapLane(info.Env(), std::move(signature));
+  Napi::Env env = info.Env();
+  const SignatureCurve curve = ReadCurve(env, info[0]);
+  napi_deferred deferred;
+  napi_value promise;
+  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
+  EnvState* state = EnvState::Get(env);
+  core::Task* task = new NewSignerJob(state, curve, deferred);
+  state->BeginOperation();
+  state->Submit(DigestPool(), &task, 1);
+  return Napi::Value(env, promise);
 }
 
 // newVerifier(curve, compressedPoint) -> handle; InvalidCiphertextException for a bad point
@@ -203,33 +123,22 @@ Napi::Value NewVerifier(const Napi::CallbackInfo& info) {
   return WrapLane(info.Env(), std::move(signature));
 }
 
-// signaturePublicKey(handle) -> Buffer (compressed point)
-Napi::Value PublicKey(const Napi::CallbackInfo& info) {
-  MessageSignature& signature = Idle(info.Env(), LaneOf(info.Env(), info[0]));
-  std::vector<uint8_t> point;
-  const Status status = signature.CompressedPublicKey(&point);
-  if (status != Status::kOk) ThrowStatus(info.Env(), status);
-  return Napi::Buffer<uint8_t>::Copy(info.Env(), point.data(), point.size());
-}
-
-// signatureUpdateSync(handle, bytes): hashed here, on the JS thread
+// updateSync(handle, bytes): hashed here, on the JS thread (no job may be in flight)
 Napi::Value UpdateSync(const Napi::CallbackInfo& info) {
-  MessageSignature& signature = Idle(info.Env(), LaneOf(info.Env(), info[0]));
+  const std::shared_ptr<Lane>& lane = OpenLane(info.Env(), info[0]);
+  Require(info.Env(), lane->in_flight == 0, "digest updates are in flight");
   const ByteView bytes = ArgBytes(info, 1);
-  const Status status = signature.Update(bytes.data, bytes.length);
+  const Status status = lane->signature->Update(bytes.data, bytes.length);
   if (status != Status::kOk) ThrowStatus(info.Env(), status);
   return info.Env().Undefined();
 }
 
-// signatureUpdate(handle, bytes | bytes[]) -> Promise<void>, settled once
-// hashed on the pool after every update submitted before it (an array's
-// parts in order). The bytes must not change until then.
+// update(handle, bytes | bytes[]) -> Promise<void>, settled once hashed on the
+// digest pool after every job submitted before it (an array's parts in
+// order). The bytes must not change until then.
 Napi::Value Update(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const std::shared_ptr<Lane>& lane = LaneOf(env, info[0]);
-  if (lane->signature == nullptr || lane->release_when_idle) {
-    ThrowStatus(env, Status::kKeyUnavailable);
-  }
+  const std::shared_ptr<Lane>& lane = OpenLane(env, info[0]);
   // Read every argument before anything is created: a bad one throws with nothing to undo.
   std::vector<std::pair<napi_value, ByteView>> parts;
   if (info[1].IsArray()) {
@@ -249,47 +158,40 @@ Napi::Value Update(const Napi::CallbackInfo& info) {
   napi_deferred deferred;
   napi_value promise;
   NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
-  auto* job = new DigestJob(lane, deferred);
+  auto* job = new LaneJob(lane, LaneJob::Kind::kUpdate, deferred);
   for (const auto& [array, bytes] : parts) job->Add(env, array, bytes);
-  EnvState* state = EnvState::Get(env);
-  state->BeginOperation();
-  lane->in_flight++;
-  bool start;
-  {
-    std::lock_guard<std::mutex> lock(lane->mutex);
-    lane->queue.push_back(job);
-    start = !lane->draining;
-    lane->draining = true;
-  }
-  if (start) {
-    core::Task* task = new DrainTask(state, lane);
-    state->Submit(DigestPool(), &task, 1);
-  }
+  Enqueue(EnvState::Get(env), lane, job);
   return Napi::Value(env, promise);
 }
 
-// signatureSign(handle) -> Buffer (DER); the signing key is released after
+// sign(handle) -> Promise<Buffer> (DER), after every job before it; the
+// signing key is released after (one signature per message)
 Napi::Value Sign(const Napi::CallbackInfo& info) {
-  const std::shared_ptr<Lane>& lane = LaneOf(info.Env(), info[0]);
-  std::vector<uint8_t> der;
-  const Status status = Idle(info.Env(), lane).Sign(&der);
-  lane->signature.reset();  // one signature per message: the private key goes now
-  if (status != Status::kOk) ThrowStatus(info.Env(), status);
-  return Napi::Buffer<uint8_t>::Copy(info.Env(), der.data(), der.size());
+  Napi::Env env = info.Env();
+  const std::shared_ptr<Lane>& lane = OpenLane(env, info[0]);
+  Require(env, lane->signature->can_sign(), "a verifier cannot sign");
+  napi_deferred deferred;
+  napi_value promise;
+  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
+  Enqueue(EnvState::Get(env), lane, new LaneJob(lane, LaneJob::Kind::kSign, deferred));
+  return Napi::Value(env, promise);
 }
 
-// signatureVerify(handle, der) -> boolean
+// verify(handle, der) -> Promise<boolean>, after every job before it
 Napi::Value Verify(const Napi::CallbackInfo& info) {
-  MessageSignature& signature = Idle(info.Env(), LaneOf(info.Env(), info[0]));
+  Napi::Env env = info.Env();
+  const std::shared_ptr<Lane>& lane = OpenLane(env, info[0]);
   const ByteView der = ArgBytes(info, 1);
-  const Status status = signature.Verify(der.data, der.length);
-  if (status != Status::kOk && status != Status::kInvalidCiphertext) {
-    ThrowStatus(info.Env(), status);
-  }
-  return Napi::Boolean::New(info.Env(), status == Status::kOk);
+  napi_deferred deferred;
+  napi_value promise;
+  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
+  auto* job = new LaneJob(lane, LaneJob::Kind::kVerify, deferred);
+  job->Add(env, info[1], der);
+  Enqueue(EnvState::Get(env), lane, job);
+  return Napi::Value(env, promise);
 }
 
-// signatureRelease(handle): frees the key now, or once the updates in flight settle
+// release(handle): frees the key now, or once the jobs in flight settle
 Napi::Value Release(const Napi::CallbackInfo& info) {
   const std::shared_ptr<Lane>& lane = LaneOf(info.Env(), info[0]);
   lane->release_when_idle = true;
@@ -299,22 +201,16 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-core::WorkerPool& DigestPool() {
-  // Leaked on purpose, as WorkerPool::Shared(); StopPoolsAtExit shuts it down.
-  static core::WorkerPool* pool = new core::WorkerPool(core::DefaultThreadCount(), "hsmkms-digest");
-  return *pool;
-}
-
 void ExportSignatureFunctions(Napi::Env env, Napi::Object exports) {
-  exports.Set("signatureNewSigner", Napi::Function::New(env, NewSigner, "signatureNewSigner"));
-  exports.Set("signatureNewVerifier",
-              Napi::Function::New(env, NewVerifier, "signatureNewVerifier"));
-  exports.Set("signaturePublicKey", Napi::Function::New(env, PublicKey, "signaturePublicKey"));
-  exports.Set("signatureUpdateSync", Napi::Function::New(env, UpdateSync, "signatureUpdateSync"));
-  exports.Set("signatureUpdate", Napi::Function::New(env, Update, "signatureUpdate"));
-  exports.Set("signatureSign", Napi::Function::New(env, Sign, "signatureSign"));
-  exports.Set("signatureVerify", Napi::Function::New(env, Verify, "signatureVerify"));
-  exports.Set("signatureRelease", Napi::Function::New(env, Release, "signatureRelease"));
+  Napi::Object signature = Napi::Object::New(env);
+  signature.Set("newSigner", Napi::Function::New(env, NewSigner, "newSigner"));
+  signature.Set("newVerifier", Napi::Function::New(env, NewVerifier, "newVerifier"));
+  signature.Set("updateSync", Napi::Function::New(env, UpdateSync, "updateSync"));
+  signature.Set("update", Napi::Function::New(env, Update, "update"));
+  signature.Set("sign", Napi::Function::New(env, Sign, "sign"));
+  signature.Set("verify", Napi::Function::New(env, Verify, "verify"));
+  signature.Set("release", Napi::Function::New(env, Release, "release"));
+  exports.Set("signature", signature);
 }
 
 }  // namespace hsmkms::binding

@@ -1,8 +1,9 @@
 /**
  * The ECDSA footer signature (lib/envelope/signature.ts over
- * native/core/message_signature): the digest fed on the worker pool in call
- * order equals the one fed in place; node:crypto verifies what we sign and
- * we verify what it signs; misuse and bad keys fail with clear errors.
+ * native/core/message_signature): key generation, hashing, signing and
+ * checking run on the digest threads in call order; node:crypto verifies
+ * what we sign and we verify what it signs; misuse and bad keys fail with
+ * clear errors.
  */
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -21,31 +22,40 @@ function nodeKey(encodedKey: string): crypto.KeyObject {
   });
 }
 
+function nodeVerifies(signer: MessageSigner, message: Uint8Array, signature: Uint8Array): boolean {
+  return crypto.verify('sha384', message, { key: nodeKey(signer.publicKey), dsaEncoding: 'der' }, signature);
+}
+
 describe('message signature', () => {
-  it('pieces hashed on the pool, many in flight, sign what node:crypto verifies', async () => {
+  it('pieces hashed on the digest threads, many in flight, then signed in order: node:crypto verifies it', async () => {
     const pieces = Array.from({ length: 40 }, (_, i) => crypto.randomBytes(1 + i * 997));
-    const signer = new MessageSigner(suite);
+    const signer = await MessageSigner.create(suite);
     signer.update(pieces[0]!);
-    await Promise.all(pieces.slice(1).map((piece) => signer.updateInOrder(piece)));
-    const signature = signer.sign();
-    const verified = crypto.verify('sha384', Buffer.concat(pieces), { key: nodeKey(signer.publicKey), dsaEncoding: 'der' }, signature);
-    expect(verified).toBe(true);
+    // Not awaited one by one: the sign queued last still comes after every update.
+    const updates = pieces.slice(1).map((piece) => signer.updateInOrder(piece));
+    const signature = await signer.sign();
+    await Promise.all(updates);
+    expect(nodeVerifies(signer, Buffer.concat(pieces), signature)).toBe(true);
     // Out of order would be another digest: node:crypto refuses it.
-    const swapped = Buffer.concat([pieces[2]!, pieces[1]!, ...pieces.slice(3)]);
-    expect(crypto.verify('sha384', Buffer.concat([pieces[0]!, swapped]), { key: nodeKey(signer.publicKey), dsaEncoding: 'der' }, signature)).toBe(false);
+    expect(nodeVerifies(signer, Buffer.concat([pieces[0]!, pieces[2]!, pieces[1]!, ...pieces.slice(3)]), signature)).toBe(false);
+  });
+
+  it('every signer has a key pair of its own', async () => {
+    const [a, b] = await Promise.all([MessageSigner.create(suite), MessageSigner.create(suite)]);
+    expect(a.publicKey).not.toBe(b.publicKey);
+    expect(Buffer.from(a.publicKey, 'base64')).toHaveLength(49);
   });
 
   it('an update of several parts hashes them in order; a bad part throws and changes nothing', async () => {
     const parts = [crypto.randomBytes(10), crypto.randomBytes(70_000), crypto.randomBytes(3)];
-    const signer = new MessageSigner(suite);
+    const signer = await MessageSigner.create(suite);
     expect(() => signer.updateInOrder([parts[0]!, 'not bytes' as unknown as Uint8Array])).toThrow(TypeError);
     await signer.updateInOrder(parts);
     await signer.updateInOrder([]);
-    const signature = signer.sign();
-    expect(crypto.verify('sha384', Buffer.concat(parts), { key: nodeKey(signer.publicKey), dsaEncoding: 'der' }, signature)).toBe(true);
+    expect(nodeVerifies(signer, Buffer.concat(parts), await signer.sign())).toBe(true);
   });
 
-  it('verifies node:crypto signatures fed either way, and refuses a changed message', async () => {
+  it('verifies node:crypto signatures fed either way, and refuses a changed message or signature', async () => {
     const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
     const message = crypto.randomBytes(300_000);
     const signature = crypto.sign('sha384', message, { key: privateKey, dsaEncoding: 'der' });
@@ -53,39 +63,41 @@ describe('message signature', () => {
     const uncompressed = Buffer.concat([Buffer.of(4), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
     const encoded = (crypto.ECDH.convertKey(uncompressed, 'secp384r1', undefined, undefined, 'compressed') as Buffer).toString('base64');
 
-    const inPlace = new MessageVerifier(suite, encoded);
-    expect(inPlace.update(message).verify(signature)).toBe(true);
+    expect(await new MessageVerifier(suite, encoded).update(message).verify(signature)).toBe(true);
     const onPool = new MessageVerifier(suite, encoded);
     for (let at = 0; at < message.length; at += 65_536) void onPool.updateInOrder(message.subarray(at, at + 65_536));
-    await onPool.updateInOrder(new Uint8Array(0));
-    expect(onPool.verify(signature)).toBe(true);
+    expect(await onPool.verify(signature)).toBe(true);
 
     const changed = Buffer.from(message);
     changed[123_456]! ^= 1;
-    expect(new MessageVerifier(suite, encoded).update(changed).verify(signature)).toBe(false);
+    expect(await new MessageVerifier(suite, encoded).update(changed).verify(signature)).toBe(false);
+    const badSignature = Buffer.from(signature);
+    badSignature[badSignature.length - 1]! ^= 1;
+    expect(await new MessageVerifier(suite, encoded).update(message).verify(badSignature)).toBe(false);
+    expect(await new MessageVerifier(suite, encoded).update(message).verify(Buffer.from('not DER'))).toBe(false);
   });
 
-  it('refuses a hash on this thread while pool updates are in flight', async () => {
-    const signer = new MessageSigner(suite);
+  it('refuses a hash on this thread while jobs are in flight; one signature per message', async () => {
+    const signer = await MessageSigner.create(suite);
     const pending = signer.updateInOrder(crypto.randomBytes(1 << 20));
     expect(() => signer.update(Buffer.of(1))).toThrow(/in flight/);
-    expect(() => signer.sign()).toThrow(/in flight/);
     await pending;
-    expect(signer.sign().length).toBeGreaterThan(8);
-    // One signature per message: the key is gone.
-    expect(() => signer.sign()).toThrow(KmsError);
+    expect((await signer.sign()).length).toBeGreaterThan(8);
+    // The digest is finished and the key gone.
+    expect(() => signer.sign()).toThrow(expect.objectContaining({ code: 'KeyUnavailableException' }));
+    expect(() => signer.update(Buffer.of(1))).toThrow(KmsError);
   });
 
-  it('a released signer refuses more updates with KeyUnavailableException', async () => {
-    const signer = new MessageSigner(suite);
+  it('a released signer refuses more work with KeyUnavailableException; queued work still settles', async () => {
+    const signer = await MessageSigner.create(suite);
     const pending = signer.updateInOrder(crypto.randomBytes(1 << 16));
     signer.release();
-    await pending; // updates already queued still settle
+    await pending;
     expect(() => signer.updateInOrder(Buffer.of(1))).toThrow(expect.objectContaining({ code: 'KeyUnavailableException' }));
   });
 
-  it('malformed public keys are InvalidCiphertextException', () => {
-    const good = new MessageSigner(suite).publicKey;
+  it('malformed public keys are InvalidCiphertextException', async () => {
+    const good = (await MessageSigner.create(suite)).publicKey;
     const bytes = Buffer.from(good, 'base64');
     const cases = [
       bytes.subarray(1).toString('base64'), // too short
