@@ -27,8 +27,8 @@ export interface NativeSignatureHandle {
 export interface NativeSignatureFunctions {
   /** A signer with a fresh key pair, made on the digest threads (the private key never leaves native memory). */
   newSigner(curve: 'P-256' | 'P-384'): Promise<{ handle: NativeSignatureHandle; publicKey: Buffer }>;
-  /** A verifier for a compressed point; KmsError InvalidCiphertextException for a malformed one. */
-  newVerifier(curve: 'P-256' | 'P-384', compressedPoint: Uint8Array): NativeSignatureHandle;
+  /** A verifier for a compressed point, made on the digest threads; rejects with KmsError InvalidCiphertextException for a malformed one. */
+  newVerifier(curve: 'P-256' | 'P-384', compressedPoint: Uint8Array): Promise<NativeSignatureHandle>;
   /** Feeds the digest on this thread (no job may be in flight). */
   updateSync(handle: NativeSignatureHandle, bytes: Uint8Array): void;
   /** Feeds the digest (an array's parts in order); the bytes must not change until it settles. */

@@ -128,7 +128,7 @@ function checkPolicy(parsed: ParsedHeader, opts: CheckedDecryptOptions): void {
   );
 }
 
-function signatureVerifier(parsed: ParsedHeader): MessageVerifier | undefined {
+async function signatureVerifier(parsed: ParsedHeader): Promise<MessageVerifier | undefined> {
   const encodedKey = parsed.header.encryptionContext[PUBLIC_KEY_FIELD];
   const signature = parsed.suite.signature;
   if (signature === undefined) {
@@ -136,7 +136,7 @@ function signatureVerifier(parsed: ParsedHeader): MessageVerifier | undefined {
     return undefined;
   }
   if (encodedKey === undefined) throw invalidMessage('the signature key is missing');
-  return new MessageVerifier(signature, encodedKey);
+  return MessageVerifier.create(signature, encodedKey);
 }
 
 /** The data key of a received message, from the keyring; dispose() when done. */
@@ -155,7 +155,8 @@ export interface DecryptionKeys {
  */
 export async function decryptionKeys(parsed: ParsedHeader, opts: CheckedDecryptOptions): Promise<DecryptionKeys> {
   checkPolicy(parsed, opts);
-  const verifier = signatureVerifier(parsed);
+  // Before the keyring: a message with a bad signature key costs no keyring call.
+  const verifier = await signatureVerifier(parsed);
   const { full, unstored } = reconcileContext(parsed.header.encryptionContext, opts.encryptionContext);
   const materials = new DecryptionMaterials(parsed.suite, full);
   try {
@@ -165,6 +166,7 @@ export async function decryptionKeys(parsed: ParsedHeader, opts: CheckedDecryptO
     return { dataKey, verifier, unstored, materials };
   } catch (error) {
     materials.dispose();
+    verifier?.release();
     throw error;
   }
 }

@@ -66,19 +66,23 @@ export class MessageSigner extends MessageDigest {
 
 /** Verifies a message against the public key named in its context. */
 export class MessageVerifier extends MessageDigest {
-  /** InvalidCiphertextException when `encodedKey` is not a point on the suite's curve. */
-  constructor(suite: SignatureSuite, encodedKey: string) {
+  private constructor(handle: NativeSignatureHandle) {
+    super(handle);
+  }
+
+  /** A verifier for `encodedKey`, made on the digest threads; InvalidCiphertextException when it is not a point on the suite's curve. */
+  static async create(suite: SignatureSuite, encodedKey: string): Promise<MessageVerifier> {
     const compressed = Buffer.from(encodedKey, 'base64');
     if (compressed.length !== suite.compressedPointLength || compressed.toString('base64') !== encodedKey) {
       throw invalidMessage('the signature key is malformed');
     }
     let handle: NativeSignatureHandle;
     try {
-      handle = native.signature.newVerifier(suite.curve, compressed);
+      handle = await native.signature.newVerifier(suite.curve, compressed);
     } catch {
       throw invalidMessage('the signature key is malformed');
     }
-    super(handle);
+    return new MessageVerifier(handle);
   }
 
   /** Whether `signature` (DER) signs everything fed, after every earlier job. */

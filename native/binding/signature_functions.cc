@@ -55,17 +55,24 @@ Napi::Object WrapLane(Napi::Env env, std::unique_ptr<MessageSignature> signature
   return WrapTagged(env, new std::shared_ptr<Lane>(std::move(lane)), kSignatureTag);
 }
 
-// A signer's key pair made on the digest pool (an EC key generation is a
-// scalar multiplication: about a millisecond for P-384 here).
-class NewSignerJob final : public core::Task, public Completion {
+// A signer (a fresh key pair: a scalar multiplication) or a verifier (a
+// compressed point to decode and check), made on the digest pool: about a
+// millisecond each for P-384 here.
+class NewSignatureJob final : public core::Task, public Completion {
  public:
-  NewSignerJob(EnvState* state, SignatureCurve curve, napi_deferred deferred)
-      : state_(state), curve_(curve), deferred_(deferred) {}
+  // `point` empty: a signer; else a verifier for that compressed point.
+  NewSignatureJob(EnvState* state, SignatureCurve curve, std::vector<uint8_t> point,
+                  napi_deferred deferred)
+      : state_(state), curve_(curve), point_(std::move(point)), deferred_(deferred) {}
 
   void Run() noexcept override {
     try {
-      status_ = MessageSignature::NewSigner(curve_, &signature_);
-      if (status_ == Status::kOk) status_ = signature_->CompressedPublicKey(&public_key_);
+      if (point_.empty()) {
+        status_ = MessageSignature::NewSigner(curve_, &signature_);
+        if (status_ == Status::kOk) status_ = signature_->CompressedPublicKey(&public_key_);
+      } else {
+        status_ = MessageSignature::NewVerifier(curve_, point_.data(), point_.size(), &signature_);
+      }
     } catch (const std::bad_alloc&) {
       status_ = Status::kInternal;
     }
@@ -78,10 +85,15 @@ class NewSignerJob final : public core::Task, public Completion {
     if (env != nullptr) {
       try {
         if (status_ != Status::kOk) ThrowStatus(Napi::Env(env), status_);
-        Napi::Object result = Napi::Object::New(env);
-        result.Set("publicKey", Napi::Buffer<uint8_t>::Copy(env, public_key_.data(), public_key_.size()));
-        result.Set("handle", WrapLane(Napi::Env(env), std::move(signature_)));
-        napi_resolve_deferred(env, deferred_, result);
+        Napi::Value handle = WrapLane(Napi::Env(env), std::move(signature_));
+        if (point_.empty()) {
+          Napi::Object result = Napi::Object::New(env);
+          result.Set("publicKey",
+                     Napi::Buffer<uint8_t>::Copy(env, public_key_.data(), public_key_.size()));
+          result.Set("handle", handle);
+          handle = result;
+        }
+        napi_resolve_deferred(env, deferred_, handle);
       } catch (const Napi::Error& error) {
         napi_reject_deferred(env, deferred_, error.Value());
       }
@@ -92,35 +104,38 @@ class NewSignerJob final : public core::Task, public Completion {
  private:
   EnvState* state_;
   SignatureCurve curve_;
+  std::vector<uint8_t> point_;
   napi_deferred deferred_;
   std::unique_ptr<MessageSignature> signature_;
   std::vector<uint8_t> public_key_;
   Status status_ = Status::kInternal;
 };
 
-// newSigner(curve) -> Promise<{ handle, publicKey (compressed point) }>, the key pair
-// made on the digest pool
-Napi::Value NewSigner(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const SignatureCurve curve = ReadCurve(env, info[0]);
+Napi::Value StartNewSignature(Napi::Env env, SignatureCurve curve, std::vector<uint8_t> point) {
   napi_deferred deferred;
   napi_value promise;
   NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
   EnvState* state = EnvState::Get(env);
-  core::Task* task = new NewSignerJob(state, curve, deferred);
+  core::Task* task = new NewSignatureJob(state, curve, std::move(point), deferred);
   state->BeginOperation();
   state->Submit(DigestPool(), &task, 1);
   return Napi::Value(env, promise);
 }
 
-// newVerifier(curve, compressedPoint) -> handle; InvalidCiphertextException for a bad point
+// newSigner(curve) -> Promise<{ handle, publicKey (compressed point) }>
+Napi::Value NewSigner(const Napi::CallbackInfo& info) {
+  return StartNewSignature(info.Env(), ReadCurve(info.Env(), info[0]), {});
+}
+
+// newVerifier(curve, compressedPoint) -> Promise<handle>; InvalidCiphertextException
+// for a bad point
 Napi::Value NewVerifier(const Napi::CallbackInfo& info) {
   const SignatureCurve curve = ReadCurve(info.Env(), info[0]);
   const ByteView point = ArgBytes(info, 1);
-  std::unique_ptr<MessageSignature> signature;
-  const Status status = MessageSignature::NewVerifier(curve, point.data, point.length, &signature);
-  if (status != Status::kOk) ThrowStatus(info.Env(), status);
-  return WrapLane(info.Env(), std::move(signature));
+  // A copy (a few dozen bytes): the caller may reuse its buffer. Never empty: empty means a signer.
+  std::vector<uint8_t> copy(point.data, point.data + point.length);
+  if (copy.empty()) ThrowStatus(info.Env(), Status::kInvalidCiphertext);
+  return StartNewSignature(info.Env(), curve, std::move(copy));
 }
 
 // updateSync(handle, bytes): hashed here, on the JS thread (no job may be in flight)

@@ -63,18 +63,19 @@ describe('message signature', () => {
     const uncompressed = Buffer.concat([Buffer.of(4), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
     const encoded = (crypto.ECDH.convertKey(uncompressed, 'secp384r1', undefined, undefined, 'compressed') as Buffer).toString('base64');
 
-    expect(await new MessageVerifier(suite, encoded).update(message).verify(signature)).toBe(true);
-    const onPool = new MessageVerifier(suite, encoded);
+    const verifier = () => MessageVerifier.create(suite, encoded);
+    expect(await (await verifier()).update(message).verify(signature)).toBe(true);
+    const onPool = await verifier();
     for (let at = 0; at < message.length; at += 65_536) void onPool.updateInOrder(message.subarray(at, at + 65_536));
     expect(await onPool.verify(signature)).toBe(true);
 
     const changed = Buffer.from(message);
     changed[123_456]! ^= 1;
-    expect(await new MessageVerifier(suite, encoded).update(changed).verify(signature)).toBe(false);
+    expect(await (await verifier()).update(changed).verify(signature)).toBe(false);
     const badSignature = Buffer.from(signature);
     badSignature[badSignature.length - 1]! ^= 1;
-    expect(await new MessageVerifier(suite, encoded).update(message).verify(badSignature)).toBe(false);
-    expect(await new MessageVerifier(suite, encoded).update(message).verify(Buffer.from('not DER'))).toBe(false);
+    expect(await (await verifier()).update(message).verify(badSignature)).toBe(false);
+    expect(await (await verifier()).update(message).verify(Buffer.from('not DER'))).toBe(false);
   });
 
   it('refuses a hash on this thread while jobs are in flight; one signature per message', async () => {
@@ -105,7 +106,7 @@ describe('message signature', () => {
       Buffer.concat([Buffer.of(2), Buffer.alloc(48, 0xff)]).toString('base64'), // x beyond the field
     ];
     for (const encoded of cases) {
-      expect(() => new MessageVerifier(suite, encoded)).toThrow(expect.objectContaining({ code: 'InvalidCiphertextException' }));
+      await expect(MessageVerifier.create(suite, encoded)).rejects.toThrow(expect.objectContaining({ code: 'InvalidCiphertextException' }));
     }
   });
 });
