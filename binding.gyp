@@ -53,7 +53,10 @@
         "native/binding/wrapped_key_value.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
+      # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: while a worker terminates, a
+      # call's error cannot reach JavaScript; node-addon-api drops it instead
+      # of rethrowing out of the callback (std::terminate, the whole process).
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": [

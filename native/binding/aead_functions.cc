@@ -22,9 +22,7 @@ void ThrowStatus(Napi::Env env, Status status) {
 }
 
 const std::shared_ptr<AesGcmKey>& Key(const Napi::CallbackInfo& info) {
-  const auto& key = UnwrapKey(info.Env(), info[0]);
-  RethrowPending(info.Env());
-  return key;
+  return UnwrapKey(info.Env(), info[0]);
 }
 
 Napi::Value ImportKey(const Napi::CallbackInfo& info) {

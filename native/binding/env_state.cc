@@ -265,6 +265,22 @@ void EnvState::Teardown(void* arg) {
 }
 
 Napi::Value EnvState::MakeError(core::Status status, const char* message) const {
+  try {
+    return NewError(status, message);
+  } catch (const Napi::Error&) {
+    return Napi::Value();
+  }
+}
+
+Napi::Value EnvState::MakeError(const pkcs11::HsmResult& result) const {
+  try {
+    return NewError(result);
+  } catch (const Napi::Error&) {
+    return Napi::Value();
+  }
+}
+
+Napi::Value EnvState::NewError(core::Status status, const char* message) const {
   Napi::Env env(env_);
   const char* code = core::StatusCode(status);
   if (!error_factory_.IsEmpty()) {
@@ -275,7 +291,7 @@ Napi::Value EnvState::MakeError(core::Status status, const char* message) const 
   return error.Value();
 }
 
-Napi::Value EnvState::MakeError(const pkcs11::HsmResult& result) const {
+Napi::Value EnvState::NewError(const pkcs11::HsmResult& result) const {
   Napi::Env env(env_);
   const char* code = core::StatusCode(result.status);
   // "<what happened> (<function>: <CKR name>)": static text only, never
@@ -293,7 +309,7 @@ Napi::Value EnvState::MakeError(const pkcs11::HsmResult& result) const {
     if (ckr != nullptr) message += ckr;
     message += ")";
   }
-  if (ckr == nullptr) return MakeError(result.status, message.c_str());
+  if (ckr == nullptr) return NewError(result.status, message.c_str());
   Napi::Object extra = Napi::Object::New(env);
   extra.Set("ckr", Napi::String::New(env, ckr));
   extra.Set("rv", Napi::Number::New(env, static_cast<double>(result.rv)));

@@ -53,6 +53,9 @@ class EnvState {
   void FlushSubmissions();
 
   // A KmsError (through the factory lib/ registers) for a status.
+  // Completions call these from noexcept code: while a worker terminates,
+  // JavaScript cannot run and making the error fails; they return an empty
+  // value then (napi_reject_deferred refuses it), never a C++ exception.
   [[nodiscard]] Napi::Value MakeError(core::Status status, const char* message) const;
   // The error for a failed HSM result: a Pkcs11Error keeping ckr, rv and fn
   // when a PKCS#11 call failed, else a KmsError with the status's code.
@@ -68,6 +71,9 @@ class EnvState {
  private:
   explicit EnvState(napi_env env);
   static void DeliverCompletions(napi_env env, napi_value, void* context, void*);
+  // MakeError's work; these throw Napi::Error when JavaScript cannot run.
+  [[nodiscard]] Napi::Value NewError(core::Status status, const char* message) const;
+  [[nodiscard]] Napi::Value NewError(const pkcs11::HsmResult& result) const;
   static void Teardown(void* arg);
   // Runs completions until the queue is empty or this turn of the event loop
   // has spent its budget; then the rest waits for the turn's setImmediate.

@@ -20,12 +20,10 @@ Napi::Object WrapKey(Napi::Env env, std::shared_ptr<core::AesGcmKey> key) {
 }
 
 const std::shared_ptr<core::AesGcmKey>& UnwrapKey(Napi::Env env, napi_value value) {
-  static const std::shared_ptr<core::AesGcmKey> kNone;
   const KeyHolder* holder = UnwrapTagged<KeyHolder>(env, value, kKeyHandleTag);
-  if (holder == nullptr) {
-    Napi::TypeError::New(env, "Expected an AeadKey handle").ThrowAsJavaScriptException();
-    return kNone;
-  }
+  // A C++ exception, not a pending JavaScript one: while a worker terminates
+  // nothing can be thrown into JavaScript, and the caller must not go on.
+  if (holder == nullptr) throw Napi::TypeError::New(env, "Expected an AeadKey handle");
   return holder->key;
 }
 

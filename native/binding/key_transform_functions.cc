@@ -23,9 +23,7 @@ void Check(Napi::Env env, Status status) {
 }
 
 AesGcmKey& ArgKey(const Napi::CallbackInfo& info, size_t i) {
-  const auto& key = UnwrapKey(info.Env(), info[i]);
-  RethrowPending(info.Env());
-  return *key;
+  return *UnwrapKey(info.Env(), info[i]);
 }
 
 HkdfDigest ArgDigest(const Napi::CallbackInfo& info, size_t i) {

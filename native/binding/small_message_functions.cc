@@ -22,9 +22,7 @@ ByteView ArgField(const Napi::CallbackInfo& info, size_t i, size_t length) {
 }
 
 const AesGcmKey& ArgKey(const Napi::CallbackInfo& info) {
-  const auto& key = UnwrapKey(info.Env(), info[0]);
-  RethrowPending(info.Env());
-  return *key;
+  return *UnwrapKey(info.Env(), info[0]);
 }
 
 // Only the committing suites have these message keys.
