@@ -198,8 +198,7 @@ size_t Segments(const Napi::CallbackInfo& info, AeadBatch::Framing* f) {
   f->segments.reserve(n);
   f->segment_ends.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
-    ByteView view = GetBytes(info.Env(), array.Get(i), false);
-    RethrowPending(info.Env());
+    const ByteView view = BytesOf(info.Env(), array.Get(i));
     if (view.length == 0) continue;
     total += view.length;
     f->segments.push_back(view);

@@ -20,11 +20,18 @@ inline void Require(Napi::Env env, bool ok, const char* message) {
   if (!ok) throw Napi::RangeError::New(env, message);
 }
 
-// Argument `i` as bytes (TypedArray, DataView or ArrayBuffer).
-inline ByteView ArgBytes(const Napi::CallbackInfo& info, size_t i) {
-  ByteView view = GetBytes(info.Env(), info[i], false);
-  RethrowPending(info.Env());
+// `value` as bytes (a Uint8Array). A C++ exception when it is not one, even
+// if the JavaScript error could not be raised (a terminating worker).
+inline ByteView BytesOf(Napi::Env env, napi_value value) {
+  ByteView view = GetBytes(env, value, false);
+  RethrowPending(env);
+  if (!view.present) throw Napi::TypeError::New(env, "Expected a Uint8Array");
   return view;
+}
+
+// Argument `i` as bytes (BytesOf).
+inline ByteView ArgBytes(const Napi::CallbackInfo& info, size_t i) {
+  return BytesOf(info.Env(), info[i]);
 }
 
 // The same, or absent (`present` false) when undefined. Two names, not a

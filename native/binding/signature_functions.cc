@@ -163,9 +163,7 @@ Napi::Value Update(const Napi::CallbackInfo& info) {
     parts.reserve(n);
     for (uint32_t i = 0; i < n; ++i) {
       napi_value part = array.Get(i);
-      const ByteView bytes = GetBytes(env, part, false);
-      RethrowPending(env);
-      parts.emplace_back(part, bytes);
+      parts.emplace_back(part, BytesOf(env, part));
     }
   } else {
     parts.emplace_back(info[1], ArgBytes(info, 1));
