@@ -8,8 +8,8 @@ import { AeadKey } from '../aead.js';
 import { pooledRandomBytes } from '../random-pool.js';
 import { checkEncryptionContext, encryptionContextKeys, serializeEncryptionContext, type EncryptionContext } from '../encryption-context.js';
 import { KmsError } from '../errors.js';
-import type { KeyRecord } from '../keystore/index.js';
-import type { RootCiphertext } from '../root/root-of-trust.js';
+import type { KeyRecord, KeyVersionRecord } from '../keystore/index.js';
+import type { WrappedKey } from '../root/root-of-trust.js';
 import {
   assembleBlob, blobAad, BLOB_HEADER_LENGTH, GCM_IV_LENGTH, GCM_TAG_LENGTH, MAX_BLOB_LENGTH, MAX_PLAINTEXT_LENGTH, newBlobAad, parseBlob, type ParsedBlob,
 } from './ciphertext-blob.js';
@@ -41,6 +41,8 @@ export interface AuditFacts {
 }
 
 export const SYMMETRIC_DEFAULT = 'SYMMETRIC_DEFAULT';
+/** Bytes of a data key handle (AES-256). */
+const DATA_KEY_LENGTH = 32;
 
 function checkSymmetricEncryptionKey(key: KeyRecord): void {
   checkUsable(key);
@@ -50,31 +52,57 @@ function checkSymmetricEncryptionKey(key: KeyRecord): void {
   }
 }
 
+/** A blob about to be sealed: its header written, the root's ciphertext || tag to follow. */
+interface BlobDraft {
+  readonly version: KeyVersionRecord;
+  readonly wrapped: WrappedKey;
+  readonly iv: Uint8Array;
+  readonly aad: Uint8Array;
+  readonly blob: Uint8Array;
+  /** Where the root writes ciphertext || tag: straight behind the header, no second copy. */
+  readonly body: Uint8Array;
+}
+
+/**
+ * Checks the key, picks its primary version and a fresh IV, and lays out a
+ * blob for `plaintextLength` bytes; no promise when the version is cached
+ * (encrypt's hot path).
+ */
+function draftBlob(ctx: KmsContext, key: KeyRecord, context: EncryptionContext, plaintextLength: number): BlobDraft | Promise<BlobDraft> {
+  checkSymmetricEncryptionKey(key);
+  const version = keyVersion(ctx, key, key.primaryVersion);
+  if (version instanceof Promise) return version.then((loaded) => layOutBlob(ctx, key, context, plaintextLength, loaded));
+  return layOutBlob(ctx, key, context, plaintextLength, version);
+}
+
+function layOutBlob(ctx: KmsContext, key: KeyRecord, context: EncryptionContext, plaintextLength: number, version: KeyVersionRecord): BlobDraft {
+  const iv = freshIv();
+  const { header, aad } = newBlobAad(key.keyId, version.version, iv, serializeEncryptionContext(context));
+  const blob = new Uint8Array(BLOB_HEADER_LENGTH + plaintextLength + GCM_TAG_LENGTH);
+  blob.set(header, 0);
+  return { version, wrapped: wrappedKey(key, version), iv, aad, blob, body: blob.subarray(BLOB_HEADER_LENGTH) };
+}
+
+/** The header (and so the AAD) names the IV: a token that picks its own cannot be used. */
+function checkSameIv(used: Uint8Array, draft: BlobDraft): void {
+  if (!sameBytes(used, draft.iv)) {
+    throw new KmsError('KMSInternalException', 'The HSM chose its own GCM IV; this token is not supported for symmetric keys');
+  }
+}
+
 /**
  * Seals `plaintext` under the key's primary version into a ciphertext blob.
  * A data key handle is sealed from native memory: its bytes never reach JavaScript.
  */
 export async function sealBlob(ctx: KmsContext, key: KeyRecord, plaintext: Uint8Array | AeadKey, context: EncryptionContext) {
-  checkSymmetricEncryptionKey(key);
-  const version = await keyVersion(ctx, key, key.primaryVersion);
-  const iv = freshIv();
-  const { header, aad } = newBlobAad(key.keyId, version.version, iv, serializeEncryptionContext(context));
-  let blob: Uint8Array;
-  let sealed: RootCiphertext;
-  if (plaintext instanceof Uint8Array) {
-    // The root writes ciphertext || tag straight behind the header: no second copy.
-    blob = new Uint8Array(BLOB_HEADER_LENGTH + plaintext.length + GCM_TAG_LENGTH);
-    blob.set(header, 0);
-    sealed = await ctx.root.encrypt(wrappedKey(key, version), iv, aad, plaintext, blob.subarray(BLOB_HEADER_LENGTH));
-  } else {
-    sealed = await ctx.root.encryptDataKey(wrappedKey(key, version), iv, aad, plaintext);
-    blob = assembleBlob(header, sealed.ciphertext);
-  }
-  if (!sameBytes(sealed.iv, iv)) {
-    // The header (and so the AAD) names the IV: a token that picks its own cannot be used.
-    throw new KmsError('KMSInternalException', 'The HSM chose its own GCM IV; this token is not supported for symmetric keys');
-  }
-  return { blob, keyVersion: version.version };
+  const draft = await draftBlob(ctx, key, context, plaintext instanceof Uint8Array ? plaintext.length : DATA_KEY_LENGTH);
+  const sealed =
+    plaintext instanceof Uint8Array
+      ? await ctx.root.encrypt(draft.wrapped, draft.iv, draft.aad, plaintext, draft.body)
+      : await ctx.root.encryptDataKey(draft.wrapped, draft.iv, draft.aad, plaintext);
+  checkSameIv(sealed.iv, draft);
+  if (sealed.ciphertext !== draft.body) draft.body.set(sealed.ciphertext);
+  return { blob: draft.blob, keyVersion: draft.version.version };
 }
 
 interface OpenedBlob {
@@ -227,21 +255,17 @@ export async function generateDataKey(
   facts.contextKeys = encryptionContextKeys(context);
   const key = ctx.resolver.peek(req.keyId) ?? (await ctx.resolver.resolve(req.keyId));
   facts.keyId = key.keyId;
-  checkSymmetricEncryptionKey(key);
-  const version = await keyVersion(ctx, key, key.primaryVersion);
-  const iv = freshIv();
-  const { header, aad } = newBlobAad(key.keyId, version.version, iv, serializeEncryptionContext(context));
-  // The data key comes from the root's RNG (the HSM's, on a token) and is sealed in the same
-  // call; ciphertext || tag go straight behind the header.
-  const blob = new Uint8Array(BLOB_HEADER_LENGTH + length + GCM_TAG_LENGTH);
-  blob.set(header, 0);
-  const made = await ctx.root.generateDataKey(wrappedKey(key, version), iv, aad, length, blob.subarray(BLOB_HEADER_LENGTH));
-  if (!sameBytes(made.iv, iv)) {
+  const draft = await draftBlob(ctx, key, context, length);
+  // The data key comes from the root's RNG (the HSM's, on a token) and is sealed in the same call.
+  const made = await ctx.root.generateDataKey(draft.wrapped, draft.iv, draft.aad, length, draft.body);
+  try {
+    checkSameIv(made.iv, draft);
+  } catch (error) {
     made.plaintext.fill(0);
-    throw new KmsError('KMSInternalException', 'The HSM chose its own GCM IV; this token is not supported for symmetric keys');
+    throw error;
   }
-  facts.keyVersion = version.version;
-  const response = { ciphertextBlob: blob, keyId: keyArn(key.keyId, ctx.arn), keyVersion: version.version };
+  facts.keyVersion = draft.version.version;
+  const response = { ciphertextBlob: draft.blob, keyId: keyArn(key.keyId, ctx.arn), keyVersion: draft.version.version };
   if (withPlaintext) return { ...response, plaintext: made.plaintext };
   made.plaintext.fill(0);
   return response;
@@ -257,17 +281,17 @@ export async function generateDataKeyHandle(
   facts.contextKeys = encryptionContextKeys(context);
   const key = ctx.resolver.peek(req.keyId) ?? (await ctx.resolver.resolve(req.keyId));
   facts.keyId = key.keyId;
-  checkSymmetricEncryptionKey(key);
-  const version = await keyVersion(ctx, key, key.primaryVersion);
-  const iv = freshIv();
-  const { header, aad } = newBlobAad(key.keyId, version.version, iv, serializeEncryptionContext(context));
-  const made = await ctx.root.generateDataKeyHandle(wrappedKey(key, version), iv, aad, 32);
-  if (!sameBytes(made.iv, iv)) {
+  const draft = await draftBlob(ctx, key, context, DATA_KEY_LENGTH);
+  const made = await ctx.root.generateDataKeyHandle(draft.wrapped, draft.iv, draft.aad, DATA_KEY_LENGTH);
+  try {
+    checkSameIv(made.iv, draft);
+  } catch (error) {
     made.dataKey.destroy();
-    throw new KmsError('KMSInternalException', 'The HSM chose its own GCM IV; this token is not supported for symmetric keys');
+    throw error;
   }
-  facts.keyVersion = version.version;
-  return { dataKey: made.dataKey, ciphertextBlob: assembleBlob(header, made.ciphertext), keyId: keyArn(key.keyId, ctx.arn), keyVersion: version.version };
+  draft.body.set(made.ciphertext);
+  facts.keyVersion = draft.version.version;
+  return { dataKey: made.dataKey, ciphertextBlob: draft.blob, keyId: keyArn(key.keyId, ctx.arn), keyVersion: draft.version.version };
 }
 
 export async function decryptDataKey(
