@@ -43,10 +43,10 @@ export function openObjectCounter(token, kms) {
     /**
      * { hsmObjects, tokenObjects, addonObjects, cachedKeys, unwraps } now. The
      * counts are read a moment apart while the load goes on, so one reading
-     * can catch a key being made or evicted (a session object not yet, or no
-     * longer, in the cache). Of three readings, the one with the fewest
-     * objects beyond the key cache is kept: a transient shows in some, a leak
-     * in all of them.
+     * can catch a key being made or evicted: a session object the cache does
+     * not count yet (+1), or cache entries evicted after the cache was read
+     * (-n). Of three readings, the one closest to "nothing beyond the key
+     * cache" is kept: a transient shows in some, a leak in all of them.
      */
     async sample() {
       let best;
@@ -59,7 +59,7 @@ export function openObjectCounter(token, kms) {
           cachedKeys: stats.cachedKeys,
           unwraps: stats.unwraps,
         };
-        const beyond = (r) => r.hsmObjects - r.tokenObjects - r.cachedKeys;
+        const beyond = (r) => Math.abs(r.hsmObjects - r.tokenObjects - r.cachedKeys);
         if (best === undefined || beyond(reading) < beyond(best)) best = reading;
       }
       return best;
