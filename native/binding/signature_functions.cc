@@ -83,25 +83,34 @@ class NewSignatureJob final : public core::Task, public Completion {
   }
   void Complete(napi_env env) noexcept override {
     if (env != nullptr) {
-      try {
-        if (status_ != Status::kOk) ThrowStatus(Napi::Env(env), status_);
-        Napi::Value handle = WrapLane(Napi::Env(env), std::move(signature_));
-        if (point_.empty()) {
-          Napi::Object result = Napi::Object::New(env);
-          result.Set("publicKey",
-                     Napi::Buffer<uint8_t>::Copy(env, public_key_.data(), public_key_.size()));
-          result.Set("handle", handle);
-          handle = result;
+      Status status = status_;
+      if (status == Status::kOk) {
+        try {
+          napi_resolve_deferred(env, deferred_, Result(Napi::Env(env)));
+        } catch (const Napi::Error&) {
+          status = Status::kInternal;  // no handle could be made (a terminating worker)
         }
-        napi_resolve_deferred(env, deferred_, handle);
-      } catch (const Napi::Error& error) {
-        napi_reject_deferred(env, deferred_, error.Value());
+      }
+      // MakeError never throws (it returns an empty value when JavaScript cannot run).
+      if (status != Status::kOk) {
+        napi_reject_deferred(env, deferred_, state_->MakeError(status, StatusMessage(status)));
       }
     }
     delete this;
   }
 
  private:
+  // A verifier's handle, or a signer's { handle, publicKey }.
+  Napi::Value Result(Napi::Env env) {
+    Napi::Value handle = WrapLane(env, std::move(signature_));
+    if (!point_.empty()) return handle;
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("publicKey",
+               Napi::Buffer<uint8_t>::Copy(env, public_key_.data(), public_key_.size()));
+    result.Set("handle", handle);
+    return result;
+  }
+
   EnvState* state_;
   SignatureCurve curve_;
   std::vector<uint8_t> point_;

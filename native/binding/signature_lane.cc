@@ -146,7 +146,8 @@ void LaneJob::Complete(napi_env env) noexcept {
       napi_resolve_deferred(env, deferred_, value);
     } else {
       const Status status = status_ == Status::kOk ? Status::kInternal : status_;
-      napi_reject_deferred(env, deferred_, EnvState::Get(env)->MakeError(status, StatusMessage(status)));
+      napi_reject_deferred(env, deferred_,
+                           EnvState::Get(env)->MakeError(status, StatusMessage(status)));
     }
     for (napi_ref ref : refs_) napi_delete_reference(env, ref);
     ReleaseIfIdle(*lane_);

@@ -45,24 +45,26 @@ async function openRejects(s: ReturnType<typeof setup>, body: Uint8Array | Uint8
   expect(out.every((b) => b === 0)).toBe(true);
 }
 
+/** Opens `run` with `key` and expects the plaintext back. */
+async function expectOpens(s: ReturnType<typeof setup>, run: Buffer, key: NativeContentKey | LegacyContentKey, checkIv: boolean): Promise<void> {
+  const out = Buffer.alloc(N * F);
+  await decryptFrames(key, s.messageId, FIRST, F, run, out, checkIv);
+  expect(out.equals(s.plaintext)).toBe(true);
+}
+
 describe('frame runs (sealFrames / openFrames)', () => {
   it('seal equals per-frame encryptFrame byte for byte, and opens back', async () => {
     for (const idLength of [32, 16]) {
       const s = setup(idLength);
       const run = await sealed(s);
       expect(run.equals(await perFrame(s.key, s.messageId, s.plaintext))).toBe(true);
-      const out = Buffer.alloc(N * F);
-      await decryptFrames(s.key, s.messageId, FIRST, F, run, out, true);
-      expect(out.equals(s.plaintext)).toBe(true);
+      await expectOpens(s, run, s.key, true);
     }
   });
 
   it('opens with the node:crypto fallback (legacy key) to the same plaintext', async () => {
     const s = setup();
-    const run = await sealed(s);
-    const out = Buffer.alloc(N * F);
-    await decryptFrames(new LegacyContentKey(Uint8Array.from(s.raw)), s.messageId, FIRST, F, run, out, true);
-    expect(out.equals(s.plaintext)).toBe(true);
+    await expectOpens(s, await sealed(s), new LegacyContentKey(Uint8Array.from(s.raw)), true);
   });
 
   it('rejects a wrong sequence number and wipes the output', async () => {
@@ -79,9 +81,7 @@ describe('frame runs (sealFrames / openFrames)', () => {
     const seq = FIRST + 7;
     s.key.sealSync(s.plaintext.subarray(7 * F, 8 * F), crypto.randomBytes(12), bodyAad(s.messageId, 'frame', seq, F), run.subarray(7 * STRIDE + 4, 8 * STRIDE));
     await openRejects(s, run, true);
-    const out = Buffer.alloc(N * F);
-    await decryptFrames(s.key, s.messageId, FIRST, F, run, out, false);
-    expect(out.equals(s.plaintext)).toBe(true);
+    await expectOpens(s, run, s.key, false);
   });
 
   it('rejects a run opened from the wrong first sequence number', async () => {
