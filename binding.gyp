@@ -43,6 +43,7 @@
         "native/binding/key_transform_functions.cc",
         "native/binding/open_root_job.cc",
         "native/binding/open_soft_root_job.cc",
+        "native/binding/packed_items.cc",
         "native/binding/root_functions.cc",
         "native/binding/root_handle.cc",
         "native/binding/root_job.cc",

@@ -108,6 +108,16 @@ export interface NativeRootFunctions {
   encrypt<R extends { iv: Uint8Array; ciphertext: Uint8Array }>(root: NativeRootHandle, key: NativeKeyRef, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, result: R): Promise<R>;
   /** As encrypt, of a data key handle's 32 bytes (never in JavaScript); `out` is 48 bytes. */
   encryptAeadKey<R extends { iv: Uint8Array; ciphertext: Uint8Array }>(root: NativeRootHandle, key: NativeKeyRef, iv: Uint8Array, aad: Uint8Array, dataKey: NativeKeyHandle, out: Uint8Array, result: R): Promise<R>;
+  /**
+   * Items packed back to back (native/binding/packed_items.h): `ivs` 12 bytes
+   * each, `aadEnds` / `inputEnds` a Uint8Array over each item's end offset
+   * (Uint32Array); `out` is input.length + 16 per item, item i's
+   * ciphertext || tag at its input's offset + 16 i. Resolves to each item's
+   * error, or null.
+   */
+  encryptMany(root: NativeRootHandle, key: NativeKeyRef, ivs: Uint8Array, aad: Uint8Array, aadEnds: Uint8Array, input: Uint8Array, inputEnds: Uint8Array, out: Uint8Array): Promise<(Error | null)[]>;
+  /** As encryptMany; `out` is input-sized, item i's plaintext at the start of its input's slot. */
+  decryptMany(root: NativeRootHandle, key: NativeKeyRef, ivs: Uint8Array, aad: Uint8Array, aadEnds: Uint8Array, input: Uint8Array, inputEnds: Uint8Array, out: Uint8Array): Promise<(Error | null)[]>;
   /** `out` holds at least ciphertext.length - 16 bytes; resolves to the plaintext, a view of `out`. */
   decrypt(root: NativeRootHandle, key: NativeKeyRef, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): Promise<Uint8Array>;
   /** `out` is modulus-sized; resolves to the plaintext, a view of `out`. */

@@ -11,6 +11,7 @@ import { openKeyStore, type KeyStore, type StoredAuditRecord, type Tag } from '.
 import { invalidArgType } from '../validate.js';
 import * as aliases from './aliases.js';
 import * as asymmetric from './asymmetric-operations.js';
+import * as batch from './batch-operations.js';
 import { AuditWriter } from './audit-writer.js';
 import { currentCaller } from './caller.js';
 import { MAX_BLOB_LENGTH, MAX_PLAINTEXT_LENGTH } from './ciphertext-blob.js';
@@ -218,6 +219,30 @@ export class Kms {
       this.#record(operation, facts, (error as { code?: string }).code ?? 'KMSInternalException');
       throw error;
     }
+  }
+
+  /**
+   * Runs a batch and audits it: one record per item (its key, version,
+   * context keys, outcome and error code); a refusal of the whole call, one.
+   */
+  async #auditedBatch<T extends object>(
+    operation: string,
+    facts: Facts,
+    run: (facts: Facts) => Promise<batch.BatchOutcome<T>[]>,
+  ): Promise<{ results: (T | batch.BatchItemError)[] }> {
+    if (this.#closed) throw new KmsError('KMSInvalidStateException', 'This KMS is closed');
+    let outcomes: batch.BatchOutcome<T>[];
+    try {
+      if (facts.keyId !== null && !isKeyId(facts.keyId)) facts.keyId = await this.#keyIdForAudit(facts.keyId);
+      outcomes = await run(facts);
+    } catch (error) {
+      this.#record(operation, facts, (error as { code?: string }).code ?? 'KMSInternalException');
+      throw error;
+    }
+    for (const { result, facts: itemFacts } of outcomes) {
+      this.#record(operation, itemFacts, batch.isBatchItemError(result) ? result.error.code : null);
+    }
+    return { results: outcomes.map((outcome) => outcome.result) };
   }
 
   /** The key id a reference names, or the reference itself when it names no key (the operation reports why). */
@@ -431,6 +456,31 @@ export class Kms {
       if (algorithm !== symmetric.SYMMETRIC_DEFAULT) throw new KmsError('ValidationException', `Unknown encryptionAlgorithm ${String(algorithm)}`);
       return symmetric.encryptSymmetric(this.#ctx, key, plaintext, context, f);
     });
+  }
+
+  /**
+   * Encrypts up to 1000 plaintexts (1..4096 bytes each, each with its own
+   * encryption context) under one symmetric CMK in one call: the items reach
+   * the root in a few calls, not one each. Resolves to `{ results }`, one per
+   * item in order: what {@link Kms.encrypt} resolves to, or `{ error }` (a
+   * KmsError) for an item that failed; the others are not affected. A
+   * malformed request, or a key that cannot encrypt, rejects the whole call.
+   * Audited per item (operation `EncryptBatch`).
+   */
+  encryptBatch(request: batch.EncryptBatchRequest): Promise<batch.EncryptBatchResponse> {
+    return this.#auditedBatch('EncryptBatch', this.#facts(request?.keyId), (f) => batch.encryptBatch(this.#ctx, request, f));
+  }
+
+  /**
+   * Decrypts up to 1000 ciphertext blobs of symmetric CMKs in one call (each
+   * blob names its key; items may use different keys and versions). Resolves
+   * to `{ results }`, one per item in order: what {@link Kms.decrypt}
+   * resolves to, or `{ error }` with the code `decrypt` would give (a
+   * tampered blob or wrong context: InvalidCiphertextException; a disabled
+   * key: DisabledException; ...). Audited per item (operation `DecryptBatch`).
+   */
+  decryptBatch(request: batch.DecryptBatchRequest): Promise<batch.DecryptBatchResponse> {
+    return this.#auditedBatch('DecryptBatch', this.#facts(), () => batch.decryptBatch(this.#ctx, request));
   }
 
   /**

@@ -44,7 +44,7 @@ export const SYMMETRIC_DEFAULT = 'SYMMETRIC_DEFAULT';
 /** Bytes of a data key handle (AES-256). */
 const DATA_KEY_LENGTH = 32;
 
-function checkSymmetricEncryptionKey(key: KeyRecord): void {
+export function checkSymmetricEncryptionKey(key: KeyRecord): void {
   checkUsable(key);
   if (key.keyUsage !== 'ENCRYPT_DECRYPT') throw new KmsError('InvalidKeyUsageException', `Key ${key.keyId} is not an encryption key`);
   if (key.keySpec !== 'SYMMETRIC_DEFAULT') {
@@ -53,7 +53,7 @@ function checkSymmetricEncryptionKey(key: KeyRecord): void {
 }
 
 /** A blob about to be sealed: its header written, the root's ciphertext || tag to follow. */
-interface BlobDraft {
+export interface BlobDraft {
   readonly version: KeyVersionRecord;
   readonly wrapped: WrappedKey;
   readonly iv: Uint8Array;
@@ -68,7 +68,7 @@ interface BlobDraft {
  * blob for `plaintextLength` bytes; no promise when the version is cached
  * (encrypt's hot path).
  */
-function draftBlob(ctx: KmsContext, key: KeyRecord, context: EncryptionContext, plaintextLength: number): BlobDraft | Promise<BlobDraft> {
+export function draftBlob(ctx: KmsContext, key: KeyRecord, context: EncryptionContext, plaintextLength: number): BlobDraft | Promise<BlobDraft> {
   checkSymmetricEncryptionKey(key);
   const version = keyVersion(ctx, key, key.primaryVersion);
   if (version instanceof Promise) return version.then((loaded) => layOutBlob(ctx, key, context, plaintextLength, loaded));
@@ -105,14 +105,14 @@ export async function sealBlob(ctx: KmsContext, key: KeyRecord, plaintext: Uint8
   return { blob: draft.blob, keyVersion: draft.version.version };
 }
 
-interface OpenedBlob {
+export interface OpenedBlob {
   key: KeyRecord;
   parsed: ParsedBlob;
   aad: Uint8Array;
 }
 
 /** Finds the key and version a blob names, checking a caller's keyId matches. */
-async function locateBlob(ctx: KmsContext, blob: Uint8Array, context: EncryptionContext, expectedKeyId: unknown): Promise<OpenedBlob> {
+export async function locateBlob(ctx: KmsContext, blob: Uint8Array, context: EncryptionContext, expectedKeyId: unknown): Promise<OpenedBlob> {
   const parsed = parseBlob(blob);
   let key: KeyRecord;
   try {

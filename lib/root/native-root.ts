@@ -6,6 +6,7 @@
 import { AeadKey, nativeKeyHandle } from '../aead.js';
 import { KEY_SPECS, KEY_USAGES } from '../keystore/key-store.js';
 import { native, type NativeKeyRef, type NativeRootHandle } from '../native.js';
+import { runMany } from './batch-packing.js';
 import { invalidArgType, invalidArgValue, toBytes } from '../validate.js';
 import {
   MESSAGE_TYPES,
@@ -19,6 +20,8 @@ import {
   type KeyUsage,
   type MessageType,
   type OaepHash,
+  type RootBatchItem,
+  type RootBatchResult,
   type RootCiphertext,
   type RootKind,
   type RootOfTrust,
@@ -172,11 +175,14 @@ function maxSignatureBytes(keySpec: KeySpec): number {
 export class NativeRoot implements RootOfTrust {
   readonly kind: RootKind;
   readonly #handle: NativeRootHandle;
+  /** The root's threads: how many slices a batch is cut into. */
+  readonly #threads: number;
   #closing: Promise<void> | undefined;
 
   /** @internal Use an open function such as `openPkcs11Root`. */
-  constructor(handle: NativeRootHandle) {
+  constructor(handle: NativeRootHandle, threads = 1) {
     this.#handle = handle;
+    this.#threads = threads;
     this.kind = native.root.kind(handle) as RootKind;
   }
 
@@ -256,6 +262,16 @@ export class NativeRoot implements RootOfTrust {
     // Ciphertext-sized (not 16 bytes less): SoftHSM sizes its output by the
     // input and would otherwise cost a second call. Resolves to a view.
     return native.root.decrypt(this.#handle, k, i, a, c, Buffer.allocUnsafe(Math.max(c.length, 1)));
+  }
+
+  encryptMany(key: WrappedKey, items: readonly RootBatchItem[]): Promise<RootBatchResult[]> {
+    const k = toSymmetric(prepare('key', key));
+    return runMany(this.#handle, k, items, this.#threads, 'encrypt');
+  }
+
+  decryptMany(key: WrappedKey, items: readonly RootBatchItem[]): Promise<RootBatchResult[]> {
+    const k = toSymmetric(prepare('key', key));
+    return runMany(this.#handle, k, items, this.#threads, 'decrypt');
   }
 
   reEncrypt(

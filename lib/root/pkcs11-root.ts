@@ -116,5 +116,5 @@ export function openPkcs11Root(options: Pkcs11RootOptions): Promise<RootOfTrust>
   } finally {
     pin.fill(0); // the binding wiped it already; this covers a throw before it copied
   }
-  return opening.then((handle) => new NativeRoot(handle));
+  return opening.then((handle) => new NativeRoot(handle, threads));
 }

@@ -75,6 +75,19 @@ export interface RootCiphertext {
   ciphertext: Uint8Array;
 }
 
+/** One item of {@link RootOfTrust.encryptMany} / {@link RootOfTrust.decryptMany}. */
+export interface RootBatchItem {
+  /** The GCM IV (12 bytes): encryptMany fails an item whose root would choose another. */
+  iv: Uint8Array;
+  /** The additional authenticated data (not empty). */
+  aad: Uint8Array;
+  /** Plaintext (encryptMany) or ciphertext || 16-byte tag (decryptMany). */
+  input: Uint8Array;
+}
+
+/** What one item of a batch came to: its output, or the error it met (the others go on). */
+export type RootBatchResult = { output: Uint8Array; error?: undefined } | { output?: undefined; error: Error };
+
 /** The result of {@link RootOfTrust.generateDataKey}: a data key and its encryption. */
 export interface GeneratedDataKey extends RootCiphertext {
   /** The data key, from the root's RNG. */
@@ -147,6 +160,14 @@ export interface RootOfTrust {
   encryptDataKey(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, dataKey: AeadKey): Promise<RootCiphertext>;
   /** The inverse; `InvalidCiphertextException` for a wrong tag, IV, AAD or key. */
   decrypt(key: WrappedKey, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Encrypts many items under one symmetric key, as {@link encrypt} does each,
+   * in a few calls to the root (split across its threads): resolves to each
+   * item's ciphertext || tag, or the error that item met.
+   */
+  encryptMany(key: WrappedKey, items: readonly RootBatchItem[]): Promise<RootBatchResult[]>;
+  /** Decrypts many items under one symmetric key, as {@link decrypt} does each: resolves to each item's plaintext, or its error. */
+  decryptMany(key: WrappedKey, items: readonly RootBatchItem[]): Promise<RootBatchResult[]>;
 
   /**
    * Decrypts with `source` and encrypts the result with `destination` in one

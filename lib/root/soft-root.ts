@@ -106,5 +106,5 @@ export function openSoftRoot(options: SoftRootOptions): Promise<RootOfTrust> {
       passphrase.fill(0); // the binding wiped it already; this covers a throw before it copied
     }
   }
-  return opening.then((handle) => new NativeRoot(handle));
+  return opening.then((handle) => new NativeRoot(handle, threads));
 }

@@ -14,6 +14,7 @@
 #include "key_handle.h"
 #include "open_root_job.h"
 #include "open_soft_root_job.h"
+#include "packed_items.h"
 #include "root_handle.h"
 #include "root_job.h"
 #include "wrapped_key_ref.h"
@@ -248,6 +249,38 @@ Napi::Value StartEncrypt(const Napi::CallbackInfo& info, RootOp op, SetInput set
   return Napi::Value(env, Start(info, handle, std::move(args), info[6], nullptr, {info[3], info[4]}));
 }
 
+// The shared shape of encryptMany and decryptMany: (handle, key, ivs (12 B per
+// item), aad, aadEnds, input, inputEnds, out) -> (Error | null)[], one per
+// item (packed_items.h). encryptMany: out is the input + 16 B per item, item
+// i's ciphertext || tag at its input's offset + 16 i. decryptMany: out is the
+// input's size, item i's plaintext at the start of its input's slot.
+Napi::Value StartMany(const Napi::CallbackInfo& info, RootOp op) {
+  Napi::Env env = info.Env();
+  RootHandle* handle = RootHandle::Unwrap(env, info[0]);
+  RootJob::Args args = ArgsFor(op);
+  args.key = WrappedKeyRef::Unwrap(env, info[1]);
+  args.iv = ArgBytes(info, 2);
+  args.aad = ArgBytes(info, 3);
+  const ByteView aad_ends = ArgBytes(info, 4);
+  args.in = ArgBytes(info, 5);
+  const ByteView in_ends = ArgBytes(info, 6);
+  args.out = ArgBytes(info, 7);
+  Require(env, args.iv.length > 0 && args.iv.length % RootOfTrust::kGcmIvSize == 0,
+          "one 12-byte IV per item");
+  const size_t count = args.iv.length / RootOfTrust::kGcmIvSize;
+  const bool encrypt = op == RootOp::kEncryptMany;
+  args.items.aad_ends = ReadItemEnds(env, aad_ends, count, args.aad.length, 1);
+  args.items.in_ends =
+      ReadItemEnds(env, in_ends, count, args.in.length, encrypt ? 0 : RootOfTrust::kGcmTagSize);
+  Require(env, args.out.length == args.in.length + (encrypt ? count * RootOfTrust::kGcmTagSize : 0),
+          "output size mismatch");
+  return Napi::Value(env, Start(info, handle, std::move(args), info[7], info[2], {info[3], info[5]}));
+}
+
+Napi::Value EncryptMany(const Napi::CallbackInfo& info) { return StartMany(info, RootOp::kEncryptMany); }
+
+Napi::Value DecryptMany(const Napi::CallbackInfo& info) { return StartMany(info, RootOp::kDecryptMany); }
+
 // encrypt(handle, key, iv, aad, plaintext, out (plaintext + 16 B), result)
 Napi::Value Encrypt(const Napi::CallbackInfo& info) {
   return StartEncrypt(info, RootOp::kEncrypt, [&](RootJob::Args& args) {
@@ -438,6 +471,8 @@ void ExportRootFunctions(Napi::Env env, Napi::Object exports) {
   root.Set("generateKey", Napi::Function::New(env, GenerateKey, "generateKey"));
   root.Set("rewrapKey", Napi::Function::New(env, RewrapKey, "rewrapKey"));
   root.Set("encrypt", Napi::Function::New(env, Encrypt, "encrypt"));
+  root.Set("encryptMany", Napi::Function::New(env, EncryptMany, "encryptMany"));
+  root.Set("decryptMany", Napi::Function::New(env, DecryptMany, "decryptMany"));
   root.Set("encryptAeadKey", Napi::Function::New(env, EncryptAeadKey, "encryptAeadKey"));
   root.Set("decrypt", Napi::Function::New(env, Decrypt, "decrypt"));
   root.Set("rsaDecrypt", Napi::Function::New(env, RsaDecrypt, "rsaDecrypt"));

@@ -186,6 +186,10 @@ void RootJob::Run() noexcept {
       case RootOp::kGenerateDataKey:
         result_ = RunGenerateDataKey(key);
         break;
+      case RootOp::kEncryptMany:
+      case RootOp::kDecryptMany:
+        result_ = RunMany(key);
+        break;
     }
   } catch (const std::bad_alloc&) {
     result_ = HsmResult::Error(core::Status::kInternal, nullptr, "out of memory");
@@ -325,6 +329,59 @@ HsmResult RootJob::RunEncryptAeadKey(const pkcs11::WrappedKey& key) {
   return result;
 }
 
+// Each item is encrypted (or decrypted) on its own: one failing (a bad tag)
+// fails only itself. An encrypted item must use the IV the caller chose (its
+// blob header names it); a root that picks its own fails the item, wiped.
+HsmResult RootJob::RunMany(const pkcs11::WrappedKey& key) {
+  constexpr size_t kIv = core::RootOfTrust::kGcmIvSize;
+  constexpr size_t kTag = core::RootOfTrust::kGcmTagSize;
+  const PackedItems& items = args_.items;
+  const bool encrypt = args_.op == RootOp::kEncryptMany;
+  item_results_.resize(items.count());
+  for (size_t i = 0; i < items.count(); i++) {
+    const uint8_t* aad = args_.aad.data + items.aad_start(i);
+    const uint8_t* in = args_.in.data + items.in_start(i);
+    const size_t in_len = items.in_length(i);
+    const uint8_t* chosen_iv = args_.iv.data + i * kIv;
+    if (encrypt) {
+      // Each output slot is its input's length + a tag: item i starts 16 * i bytes later.
+      uint8_t* out = args_.out.data + items.in_start(i) + i * kTag;
+      uint8_t iv[kIv];
+      std::memcpy(iv, chosen_iv, kIv);
+      HsmResult result = args_.root->Encrypt(key, iv, aad, items.aad_length(i), in, in_len, out);
+      if (result.ok() && std::memcmp(iv, chosen_iv, kIv) != 0) {
+        OPENSSL_cleanse(out, in_len + kTag);
+        result = HsmResult::Error(core::Status::kInternal, nullptr,
+                                  "the root chose its own IV, not the one the blob names");
+      }
+      item_results_[i] = result;
+    } else {
+      // Output slots mirror the inputs: the root may size its output by the input.
+      uint8_t* out = args_.out.data + items.in_start(i);
+      size_t len = 0;
+      HsmResult result = args_.root->Decrypt(key, chosen_iv, aad, items.aad_length(i), in, in_len,
+                                             out, in_len, &len);
+      if (result.ok() && len != in_len - kTag) {
+        result = HsmResult::Error(core::Status::kInternal, nullptr, "the root returned a plaintext of the wrong length");
+      }
+      if (!result.ok()) OPENSSL_cleanse(out, in_len);
+      item_results_[i] = result;
+    }
+  }
+  return HsmResult::Ok();
+}
+
+napi_value RootJob::ItemResults(napi_env env) const {
+  Napi::Env e(env);
+  Napi::Array results = Napi::Array::New(e, item_results_.size());
+  for (size_t i = 0; i < item_results_.size(); i++) {
+    const HsmResult& result = item_results_[i];
+    Napi::Value value = result.ok() ? e.Null() : state_->MakeError(result);
+    results.Set(static_cast<uint32_t>(i), value.IsEmpty() ? e.Undefined() : value);
+  }
+  return results;
+}
+
 void RootJob::Finish() noexcept {
   const bool batched = Batched(args_.op);
   if (cancelled()) {
@@ -390,6 +447,9 @@ napi_value RootJob::Result(napi_env env) {
       return Prefix(env, RefValue(env, out_ref_), out_len_);
     case RootOp::kDecryptToAeadKey:
       return WrapKey(e, std::move(aead_key_));
+    case RootOp::kEncryptMany:
+    case RootOp::kDecryptMany:
+      return ItemResults(env);
     case RootOp::kGenerateDataKeyHandle: {
       Napi::Object object = Napi::Object::New(e);
       object.Set("dataKey", WrapKey(e, std::move(aead_key_)));

@@ -22,6 +22,7 @@
 #include "byte_view.h"
 #include "completion.h"
 #include "env_state.h"
+#include "packed_items.h"
 #include "root_handle.h"
 
 namespace hsmkms::binding {
@@ -46,6 +47,8 @@ enum class RootOp {
   kGenerateDataKeyHandle,  // key, iv (in/out), aad, length=version, out -> { dataKey, iv, ciphertext: out }
   kEncryptAeadKey,  // key, iv (in/out), aad, data key=aead_key, out -> the caller's { iv, ciphertext: out }
   kGenerateDataKey,  // key, iv (in/out), aad, plaintext=in (written), out -> the caller's { iv, plaintext, ciphertext: out }
+  kEncryptMany,  // key, ivs=iv, aad, in, items; out (in + 16 per item) -> (Error | null)[]
+  kDecryptMany,  // key, ivs=iv, aad, in, items; out (as in: plaintext first in each slot) -> (Error | null)[]
 };
 
 class RootJob final : public core::Task, public Completion {
@@ -68,6 +71,8 @@ class RootJob final : public core::Task, public Completion {
     ByteView aad2, iv2;
     // encryptAeadKey: the data key whose bytes are encrypted (never in JavaScript).
     std::shared_ptr<core::AesGcmKey> aead_key;
+    // encryptMany / decryptMany: where each item lies in iv (12 bytes each), aad, in and out.
+    PackedItems items;
   };
   // `handle` is null for the public-key operations.
   RootJob(EnvState* state, RootHandle* handle, Args args, napi_deferred deferred);
@@ -95,6 +100,9 @@ class RootJob final : public core::Task, public Completion {
   [[nodiscard]] pkcs11::HsmResult RunGenerateDataKeyHandle(const pkcs11::WrappedKey& key);
   [[nodiscard]] pkcs11::HsmResult RunEncryptAeadKey(const pkcs11::WrappedKey& key);
   [[nodiscard]] pkcs11::HsmResult RunGenerateDataKey(const pkcs11::WrappedKey& key);
+  // encryptMany / decryptMany: each item on its own; their results in item_results_.
+  [[nodiscard]] pkcs11::HsmResult RunMany(const pkcs11::WrappedKey& key);
+  [[nodiscard]] napi_value ItemResults(napi_env env) const;
   [[nodiscard]] napi_value Result(napi_env env);
   // How the result goes to JavaScript: batched only when the call was short.
   [[nodiscard]] EnvState::Delivery DeliveryFor(bool batched) const noexcept;
@@ -121,6 +129,7 @@ class RootJob final : public core::Task, public Completion {
   size_t objects_ = 0;
   bool found_ = true;                         // findDomainKey
   std::shared_ptr<core::AesGcmKey> aead_key_;  // decryptToAeadKey, generateDataKeyHandle
+  std::vector<pkcs11::HsmResult> item_results_;  // encryptMany, decryptMany
 };
 
 }  // namespace hsmkms::binding

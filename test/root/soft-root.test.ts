@@ -263,6 +263,53 @@ describe.each(cases)('composite operations on the $kind root', (c) => {
     expect(() => root.generateDataKey(source, crypto.randomBytes(12), AAD, 32, Buffer.alloc(47))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   });
 
+  it('encryptMany / decryptMany: each item as encrypt and decrypt make it, in order, across the threads', async () => {
+    // 40 items: more than one slice per thread; sizes 0..117 bytes.
+    const items = Array.from({ length: 40 }, (_, i) => ({ iv: crypto.randomBytes(12), aad: Buffer.from(`header ${i}`), input: crypto.randomBytes(i * 3) }));
+    const sealed = await root.encryptMany(source, items);
+    expect(sealed).toHaveLength(items.length);
+    for (const [i, item] of items.entries()) {
+      expect(sealed[i]!.error).toBeUndefined();
+      // GCM is deterministic for a key, IV, AAD and plaintext: the single call gives the same bytes.
+      expect(Buffer.from(sealed[i]!.output!)).toEqual(Buffer.from((await root.encrypt(source, item.iv, item.aad, item.input)).ciphertext));
+    }
+    const opened = await root.decryptMany(source, items.map((item, i) => ({ iv: item.iv, aad: item.aad, input: sealed[i]!.output! })));
+    expect(opened.map((r) => Buffer.from(r.output!))).toEqual(items.map((item) => Buffer.from(item.input)));
+  });
+
+  it('decryptMany fails only the items that do not open, each with InvalidCiphertextException', async () => {
+    const items = Array.from({ length: 12 }, (_, i) => ({ iv: crypto.randomBytes(12), aad: AAD, input: crypto.randomBytes(20 + i) }));
+    const sealed = await root.encryptMany(source, items);
+    const inputs = items.map((item, i) => ({ iv: item.iv, aad: item.aad, input: Buffer.from(sealed[i]!.output!) }));
+    inputs[2]!.input[5]! ^= 1; // a flipped ciphertext bit
+    inputs[5]!.aad = AAD2; // another AAD
+    inputs[9]!.input[inputs[9]!.input.length - 1]! ^= 0x80; // a flipped tag bit
+    const opened = await root.decryptMany(source, inputs);
+    for (const [i, result] of opened.entries()) {
+      if ([2, 5, 9].includes(i)) {
+        expect(result.output).toBeUndefined();
+        expect(result.error).toBeInstanceOf(KmsError);
+        expect((result.error as KmsError).code).toBe('InvalidCiphertextException');
+      } else {
+        expect(Buffer.from(result.output!)).toEqual(Buffer.from(items[i]!.input));
+      }
+    }
+    // The destination key opens none of them.
+    const other = await root.decryptMany(destination, inputs.slice(0, 3));
+    expect(other.every((r) => (r.error as KmsError | undefined)?.code === 'InvalidCiphertextException')).toBe(true);
+  });
+
+  it('encryptMany / decryptMany check their items at once', () => {
+    const good = { iv: crypto.randomBytes(12), aad: AAD, input: Buffer.alloc(16) };
+    const bad = [[], [{ ...good, iv: crypto.randomBytes(11) }], [good, { ...good, aad: Buffer.alloc(0) }], [{ ...good, input: 'text' }]];
+    for (const items of bad) {
+      expect(() => root.encryptMany(source, items as never)).toThrow(expect.objectContaining({ code: expect.stringMatching(/^ERR_INVALID_ARG_(VALUE|TYPE)$/) }));
+    }
+    // A ciphertext shorter than its tag.
+    expect(() => root.decryptMany(source, [{ ...good, input: Buffer.alloc(15) }])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => root.encryptMany({ ...source, keySpec: 'RSA_2048' } as WrappedKey, [good])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+
   it('generateDataKeyHandle takes only 32-byte keys', () => {
     expect(() => root.generateDataKeyHandle(source, crypto.randomBytes(12), AAD, 16)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   });
