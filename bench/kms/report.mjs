@@ -80,6 +80,8 @@ export function renderKmsMarkdown({ meta, suite, goals }) {
   out.push('A Kms encrypt is more than the raw call: request checks, the key resolver (cached), a random IV from the host OpenSSL DRBG, ' +
     'the blob header and AAD (key id, version, IV, encryption context), AES-GCM in the HSM on the unwrapped CMK, the blob, and an audit record ' +
     '(group commit). generateDataKey adds a C_GenerateRandom for the key; sign hashes the RAW message in native code ' +
-    'before CKM_ECDSA on the unwrapped CMK; decrypt parses the blob and needs no IV.', '');
+    'before CKM_ECDSA on the unwrapped CMK; decrypt parses the blob and needs no IV. ' +
+    'The batch rows do the same per item (each its own IV, context, blob and audit record), with one call to the root per HSM thread ' +
+    'per batch instead of one per item.', '');
   return `${out.join('\n')}\n`;
 }

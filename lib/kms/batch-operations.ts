@@ -2,24 +2,34 @@
  * EncryptBatch and DecryptBatch: many symmetric encrypts or decrypts in one
  * call, as users of KMSs and Vault's transit ask for (one request per item
  * was their bottleneck). The items go to the root packed in a few calls (one
- * per key version and thread), so an item costs its HSM operation and little
- * more. Each item succeeds or fails on its own: a failed item's result is
- * `{ error }` (a KmsError with the code `encrypt` / `decrypt` would give),
+ * per key version and HSM thread), so an item costs its HSM operation and
+ * little more. Each item succeeds or fails on its own: a failed item's result
+ * is `{ error }` (a KmsError with the code `encrypt` / `decrypt` would give),
  * and the others go on. What stops the whole call: a malformed request, an
- * argument of the wrong type, and (encryptBatch) a key that cannot encrypt.
+ * argument of the wrong type, (encryptBatch) a key that cannot encrypt, and
+ * a root that is closed or gone.
+ *
+ * Items are taken in chunks: one chunk is prepared on the event loop while
+ * the previous one runs on the HSM threads, with a turn of the loop between
+ * chunks, so a 1000-item call holds the loop about a millisecond at a time,
+ * not for the whole batch.
  */
-import { checkEncryptionContext, encryptionContextKeys, type EncryptionContext } from '../encryption-context.js';
+import { checkEncryptionContext, encryptionContextKeys } from '../encryption-context.js';
 import { KmsError } from '../errors.js';
 import type { KeyRecord } from '../keystore/index.js';
-import type { RootBatchItem, RootBatchResult } from '../root/root-of-trust.js';
+import type { RootBatchItem, RootBatchResult, WrappedKey } from '../root/root-of-trust.js';
 import { MAX_BLOB_LENGTH, MAX_PLAINTEXT_LENGTH } from './ciphertext-blob.js';
 import { keyArn } from './key-references.js';
 import { keyVersion, wrappedKey, type KmsContext } from './kms-context.js';
 import { checkRequest, invalid, requireBytes } from './request-checks.js';
-import { checkSymmetricEncryptionKey, draftBlob, locateBlob, SYMMETRIC_DEFAULT, type AuditFacts, type BlobDraft, type EncryptResponse, type DecryptResponse, type OpenedBlob } from './symmetric-operations.js';
+import {
+  checkSymmetricEncryptionKey, draftBlob, locateBlob, SYMMETRIC_DEFAULT, type AuditFacts, type BlobDraft, type DecryptResponse, type EncryptResponse, type OpenedBlob,
+} from './symmetric-operations.js';
 
 /** Items per call: at most 1000 (4 MiB of plaintext at 4 KiB each). */
 export const MAX_BATCH_ITEMS = 1000;
+/** Items prepared per turn of the event loop (about a millisecond of work). */
+const CHUNK_ITEMS = 128;
 
 /** A failed item. */
 export interface BatchItemError {
@@ -49,14 +59,13 @@ export interface DecryptBatchResponse {
   results: (DecryptResponse | BatchItemError)[];
 }
 
-/** An item's result and what the audit trail records of it. */
-export interface BatchOutcome<T> {
-  result: T | BatchItemError;
-  facts: AuditFacts;
-}
+/** Told each item's audit facts and outcome (null: success) as soon as it is known. */
+export type AuditItem = (facts: AuditFacts, error: KmsError | null) => void;
 
-/** Placeholder of an item the root has not answered yet (every one is answered before results are returned). */
-const NOT_RUN: BatchItemError = Object.freeze({ error: new KmsError('KMSInternalException', 'The item was not run') });
+/** Whether an item's result is its error. */
+export function isBatchItemError<T extends object>(value: T | BatchItemError): value is BatchItemError {
+  return 'error' in value && value.error instanceof KmsError;
+}
 
 function checkItems(items: unknown): readonly unknown[] {
   if (!Array.isArray(items)) throw invalid('items must be an array');
@@ -70,47 +79,109 @@ function itemError(error: unknown): BatchItemError {
   throw error;
 }
 
-/** Runs `step` for an item: its result, or its error (itemError). */
-async function perItem<T>(step: () => Promise<T>): Promise<T | BatchItemError> {
-  try {
-    return await step();
-  } catch (error) {
-    return itemError(error);
-  }
-}
-
-/** The same for a step that is synchronous unless it returns a promise (a key version to load). */
-function perItemMaybeSync<T>(step: () => T | Promise<T>): T | BatchItemError | Promise<T | BatchItemError> {
-  try {
-    const result = step();
-    return result instanceof Promise ? result.catch(itemError) : result;
-  } catch (error) {
-    return itemError(error);
-  }
-}
-
-/** Whether an item's result is its error. */
-export function isBatchItemError<T extends object>(value: T | BatchItemError): value is BatchItemError {
-  return 'error' in value && value.error instanceof KmsError;
-}
-
 function asKmsError(error: Error): KmsError {
   return error instanceof KmsError ? error : new KmsError('KMSInternalException', 'The root failed this item');
 }
 
-/** Groups item indexes by a key (a key version), keeping their order. */
-function groupBy<T>(indexes: readonly number[], keyOf: (i: number) => string, value: (i: number) => T): Map<string, { value: T; indexes: number[] }> {
-  const groups = new Map<string, { value: T; indexes: number[] }>();
-  for (const i of indexes) {
-    const k = keyOf(i);
-    let group = groups.get(k);
-    if (group === undefined) groups.set(k, (group = { value: value(i), indexes: [] }));
-    group.indexes.push(i);
-  }
-  return groups;
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
-export async function encryptBatch(ctx: KmsContext, request: EncryptBatchRequest, facts: AuditFacts): Promise<BatchOutcome<EncryptResponse>[]> {
+/** An item ready for the root: what it sends, and what makes its result. */
+interface Prepared<T> {
+  index: number;
+  /** Items with the same group go to the root in one call (one key version). */
+  group: string;
+  wrapped: WrappedKey;
+  item: RootBatchItem;
+  finish(output: Uint8Array): T;
+}
+
+/** What the chunk loop needs of a batch. */
+interface ChunkLoop<T> {
+  items: readonly unknown[];
+  /** Makes an item ready for the root, or throws (a KmsError fails that item). */
+  prepare(item: unknown, index: number): Prepared<T> | Promise<Prepared<T>>;
+  /** Sends one group (one key version) to the root. */
+  run(wrapped: WrappedKey, items: RootBatchItem[]): Promise<RootBatchResult[]>;
+  /** Records an item's result at its index (and audits it). */
+  settle(index: number, result: T | BatchItemError): void;
+}
+
+/** Prepares items[at, at + CHUNK_ITEMS) and starts their root calls, grouped by key version; resolves once they are started. */
+async function startChunk<T>(loop: ChunkLoop<T>, at: number, inFlight: Promise<void>[]): Promise<void> {
+  const ready: Prepared<T>[] = [];
+  const loading: Promise<void>[] = [];
+  const end = Math.min(loop.items.length, at + CHUNK_ITEMS);
+  for (let index = at; index < end; index++) {
+    try {
+      const prepared = loop.prepare(loop.items[index], index);
+      if (prepared instanceof Promise) {
+        loading.push(prepared.then((p) => void ready.push(p), (error: unknown) => loop.settle(index, itemError(error))));
+      } else {
+        ready.push(prepared);
+      }
+    } catch (error) {
+      loop.settle(index, itemError(error));
+    }
+  }
+  if (loading.length > 0) {
+    await Promise.all(loading);
+    ready.sort((a, b) => a.index - b.index);
+  }
+  const groups = new Map<string, Prepared<T>[]>();
+  for (const p of ready) {
+    const group = groups.get(p.group);
+    if (group === undefined) groups.set(p.group, [p]);
+    else group.push(p);
+  }
+  for (const group of groups.values()) {
+    const answered = loop.run(group[0]!.wrapped, group.map((p) => p.item)).then((outcomes) =>
+      outcomes.forEach((outcome, j) => {
+        const p = group[j]!;
+        loop.settle(p.index, outcome.error !== undefined ? { error: asKmsError(outcome.error) } : p.finish(outcome.output));
+      }),
+    );
+    inFlight.push(answered);
+  }
+}
+
+/**
+ * The chunk loop shared by both batches: each chunk's items are made ready
+ * (or failed), the ready ones go to the root grouped by key version, and
+ * every result lands at its index and is audited as it settles. The next
+ * chunk is prepared, a turn of the event loop later, while the root works
+ * on this one.
+ */
+async function runChunks<T extends object>(
+  items: readonly unknown[],
+  facts: readonly AuditFacts[],
+  audit: AuditItem,
+  prepare: ChunkLoop<T>['prepare'],
+  run: ChunkLoop<T>['run'],
+): Promise<(T | BatchItemError)[]> {
+  const results: (T | BatchItemError)[] = new Array(items.length);
+  const settle = (index: number, result: T | BatchItemError): void => {
+    results[index] = result;
+    audit(facts[index]!, isBatchItemError(result) ? result.error : null);
+  };
+  const loop: ChunkLoop<T> = { items, prepare, run, settle };
+  const inFlight: Promise<void>[] = [];
+  try {
+    for (let at = 0; at < items.length; at += CHUNK_ITEMS) {
+      if (at > 0) await nextTurn();
+      await startChunk(loop, at, inFlight);
+    }
+  } catch (error) {
+    // The call fails; chunks already at the root still settle (and are audited), unobserved.
+    for (const chunk of inFlight) chunk.catch(() => undefined);
+    throw error;
+  }
+  await Promise.all(inFlight);
+  return results;
+}
+
+export async function encryptBatch(ctx: KmsContext, request: EncryptBatchRequest, facts: AuditFacts, audit: AuditItem): Promise<EncryptBatchResponse> {
   const req = checkRequest('request', request);
   const items = checkItems(req.items);
   const algorithm = req.encryptionAlgorithm ?? SYMMETRIC_DEFAULT;
@@ -120,89 +191,66 @@ export async function encryptBatch(ctx: KmsContext, request: EncryptBatchRequest
   // The key's own refusals (disabled, pending deletion, wrong usage) end the call: no item could pass.
   checkSymmetricEncryptionKey(key);
   facts.keyVersion = (await keyVersion(ctx, key, key.primaryVersion)).version;
-  const itemFacts: AuditFacts[] = items.map(() => ({ keyId: key.keyId, keyVersion: null, contextKeys: [] }));
-  // Synchronous while the key version stays cached (no promise per item).
-  const drafts = await Promise.all(
-    items.map((item, i) =>
-      perItemMaybeSync(() => {
-        const it = checkRequest(`items[${i}]`, item as EncryptBatchRequest['items'][number]);
-        const plaintext = requireBytes(`items[${i}].plaintext`, it.plaintext, 1, MAX_PLAINTEXT_LENGTH);
-        const context: EncryptionContext = checkEncryptionContext(it.encryptionContext);
-        itemFacts[i]!.contextKeys = encryptionContextKeys(context);
-        const draft = draftBlob(ctx, key, context, plaintext.length);
-        return draft instanceof Promise ? draft.then((loaded) => ({ draft: loaded, plaintext })) : { draft, plaintext };
-      }),
-    ),
-  );
-  // Failed items now; the others as the root answers them.
-  const results: (EncryptResponse | BatchItemError)[] = drafts.map((d) => (isBatchItemError(d) ? d : NOT_RUN));
-  const ready = drafts.flatMap((d, i) => (isBatchItemError(d) ? [] : [i]));
-  const ok = (i: number) => drafts[i] as { draft: BlobDraft; plaintext: Uint8Array };
   const arn = keyArn(key.keyId, ctx.arn);
-  // One root call per key version (a rotation between drafts makes two).
-  const groups = groupBy(ready, (i) => String(ok(i).draft.version.version), (i) => ok(i).draft);
-  await Promise.all(
-    [...groups.values()].map(async ({ value: draft, indexes }) => {
-      const sealed = await ctx.root.encryptMany(
-        draft.wrapped,
-        indexes.map((i): RootBatchItem => ({ iv: ok(i).draft.iv, aad: ok(i).draft.aad, input: ok(i).plaintext })),
-      );
-      sealed.forEach((outcome: RootBatchResult, j) => {
-        const i = indexes[j]!;
-        if (outcome.error !== undefined) {
-          results[i] = { error: asKmsError(outcome.error) };
-          return;
-        }
-        const { draft: own } = ok(i);
-        own.body.set(outcome.output);
-        itemFacts[i]!.keyVersion = own.version.version;
-        results[i] = { ciphertextBlob: own.blob, keyId: arn, encryptionAlgorithm: SYMMETRIC_DEFAULT, keyVersion: own.version.version };
-      });
-    }),
+  const itemFacts: AuditFacts[] = items.map(() => ({ keyId: key.keyId, keyVersion: null, contextKeys: [] }));
+  const ready = (draft: BlobDraft, plaintext: Uint8Array, index: number): Prepared<EncryptResponse> => ({
+    index,
+    group: String(draft.version.version),
+    wrapped: draft.wrapped,
+    item: { iv: draft.iv, aad: draft.aad, input: plaintext },
+    finish(output) {
+      draft.body.set(output);
+      itemFacts[index]!.keyVersion = draft.version.version;
+      return { ciphertextBlob: draft.blob, keyId: arn, encryptionAlgorithm: SYMMETRIC_DEFAULT, keyVersion: draft.version.version };
+    },
+  });
+  const results = await runChunks<EncryptResponse>(
+    items,
+    itemFacts,
+    audit,
+    (item, i) => {
+      const it = checkRequest(`items[${i}]`, item as EncryptBatchRequest['items'][number]);
+      const plaintext = requireBytes(`items[${i}].plaintext`, it.plaintext, 1, MAX_PLAINTEXT_LENGTH);
+      const context = checkEncryptionContext(it.encryptionContext);
+      itemFacts[i]!.contextKeys = encryptionContextKeys(context);
+      // Synchronous while the key version stays cached: no promise per item.
+      const draft = draftBlob(ctx, key, context, plaintext.length);
+      return draft instanceof Promise ? draft.then((loaded) => ready(loaded, plaintext, i)) : ready(draft, plaintext, i);
+    },
+    (wrapped, batch) => ctx.root.encryptMany(wrapped, batch),
   );
-  return results.map((result, i) => ({ result, facts: itemFacts[i]! }));
+  return { results };
 }
 
-export async function decryptBatch(ctx: KmsContext, request: DecryptBatchRequest): Promise<BatchOutcome<DecryptResponse>[]> {
+export async function decryptBatch(ctx: KmsContext, request: DecryptBatchRequest, audit: AuditItem): Promise<DecryptBatchResponse> {
   const req = checkRequest('request', request);
   const items = checkItems(req.items);
   const itemFacts: AuditFacts[] = items.map(() => ({ keyId: null, keyVersion: null, contextKeys: [] }));
-  // Each item is checked as `decrypt` checks it: blob, context, key, the caller's keyId, the key's state.
-  const located = await Promise.all(
-    items.map((item, i) =>
-      perItem(async () => {
-        const it = checkRequest(`items[${i}]`, item as DecryptBatchRequest['items'][number]);
-        const blob = requireBytes(`items[${i}].ciphertextBlob`, it.ciphertextBlob, 1, MAX_BLOB_LENGTH);
-        const context = checkEncryptionContext(it.encryptionContext);
-        itemFacts[i]!.contextKeys = encryptionContextKeys(context);
-        const opened: OpenedBlob = await locateBlob(ctx, blob, context, it.keyId);
-        itemFacts[i]!.keyId = opened.key.keyId;
-        itemFacts[i]!.keyVersion = opened.parsed.keyVersion;
-        const version = await ctx.resolver.version(opened.key.keyId, opened.parsed.keyVersion);
-        if (version === null) throw new KmsError('InvalidCiphertextException', 'The ciphertext is invalid or was not produced by this KMS');
-        return { opened, version };
-      }),
-    ),
+  const results = await runChunks<DecryptResponse>(
+    items,
+    itemFacts,
+    audit,
+    // Each item is checked as `decrypt` checks it: blob, context, key, the caller's keyId, the key's state.
+    async (item, i) => {
+      const it = checkRequest(`items[${i}]`, item as DecryptBatchRequest['items'][number]);
+      const blob = requireBytes(`items[${i}].ciphertextBlob`, it.ciphertextBlob, 1, MAX_BLOB_LENGTH);
+      const context = checkEncryptionContext(it.encryptionContext);
+      itemFacts[i]!.contextKeys = encryptionContextKeys(context);
+      const opened: OpenedBlob = await locateBlob(ctx, blob, context, it.keyId);
+      const { key, parsed } = opened;
+      itemFacts[i]!.keyId = key.keyId;
+      itemFacts[i]!.keyVersion = parsed.keyVersion;
+      const version = await ctx.resolver.version(key.keyId, parsed.keyVersion);
+      if (version === null) throw new KmsError('InvalidCiphertextException', 'The ciphertext is invalid or was not produced by this KMS');
+      return {
+        index: i,
+        group: `${key.keyId}/${parsed.keyVersion}`,
+        wrapped: wrappedKey(key, version),
+        item: { iv: parsed.iv, aad: opened.aad, input: parsed.body },
+        finish: (plaintext) => ({ plaintext, keyId: keyArn(key.keyId, ctx.arn), encryptionAlgorithm: SYMMETRIC_DEFAULT, keyVersion: parsed.keyVersion }),
+      };
+    },
+    (wrapped, batch) => ctx.root.decryptMany(wrapped, batch),
   );
-  const results: (DecryptResponse | BatchItemError)[] = located.map((l) => (isBatchItemError(l) ? l : NOT_RUN));
-  const ready = located.flatMap((l, i) => (isBatchItemError(l) ? [] : [i]));
-  const ok = (i: number) => located[i] as Exclude<(typeof located)[number], BatchItemError>;
-  const groups = groupBy(ready, (i) => `${ok(i).opened.key.keyId}/${ok(i).version.version}`, (i) => wrappedKey(ok(i).opened.key, ok(i).version));
-  await Promise.all(
-    [...groups.values()].map(async ({ value: wrapped, indexes }) => {
-      const opened = await ctx.root.decryptMany(
-        wrapped,
-        indexes.map((i): RootBatchItem => ({ iv: ok(i).opened.parsed.iv, aad: ok(i).opened.aad, input: ok(i).opened.parsed.body })),
-      );
-      opened.forEach((outcome: RootBatchResult, j) => {
-        const i = indexes[j]!;
-        const { opened: blob } = ok(i);
-        results[i] =
-          outcome.error !== undefined
-            ? { error: asKmsError(outcome.error) }
-            : { plaintext: outcome.output, keyId: keyArn(blob.key.keyId, ctx.arn), encryptionAlgorithm: SYMMETRIC_DEFAULT, keyVersion: blob.parsed.keyVersion };
-      });
-    }),
-  );
-  return results.map((result, i) => ({ result, facts: itemFacts[i]! }));
+  return { results };
 }

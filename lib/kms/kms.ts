@@ -223,26 +223,18 @@ export class Kms {
 
   /**
    * Runs a batch and audits it: one record per item (its key, version,
-   * context keys, outcome and error code); a refusal of the whole call, one.
+   * context keys, outcome and error code) as each settles; a refusal of the
+   * whole call, one more.
    */
-  async #auditedBatch<T extends object>(
-    operation: string,
-    facts: Facts,
-    run: (facts: Facts) => Promise<batch.BatchOutcome<T>[]>,
-  ): Promise<{ results: (T | batch.BatchItemError)[] }> {
+  async #auditedBatch<R>(operation: string, facts: Facts, run: (facts: Facts, audit: batch.AuditItem) => Promise<R>): Promise<R> {
     if (this.#closed) throw new KmsError('KMSInvalidStateException', 'This KMS is closed');
-    let outcomes: batch.BatchOutcome<T>[];
     try {
       if (facts.keyId !== null && !isKeyId(facts.keyId)) facts.keyId = await this.#keyIdForAudit(facts.keyId);
-      outcomes = await run(facts);
+      return await run(facts, (itemFacts, error) => this.#record(operation, itemFacts, error === null ? null : error.code));
     } catch (error) {
       this.#record(operation, facts, (error as { code?: string }).code ?? 'KMSInternalException');
       throw error;
     }
-    for (const { result, facts: itemFacts } of outcomes) {
-      this.#record(operation, itemFacts, batch.isBatchItemError(result) ? result.error.code : null);
-    }
-    return { results: outcomes.map((outcome) => outcome.result) };
   }
 
   /** The key id a reference names, or the reference itself when it names no key (the operation reports why). */
@@ -468,7 +460,7 @@ export class Kms {
    * Audited per item (operation `EncryptBatch`).
    */
   encryptBatch(request: batch.EncryptBatchRequest): Promise<batch.EncryptBatchResponse> {
-    return this.#auditedBatch('EncryptBatch', this.#facts(request?.keyId), (f) => batch.encryptBatch(this.#ctx, request, f));
+    return this.#auditedBatch('EncryptBatch', this.#facts(request?.keyId), (f, audit) => batch.encryptBatch(this.#ctx, request, f, audit));
   }
 
   /**
@@ -480,7 +472,7 @@ export class Kms {
    * key: DisabledException; ...). Audited per item (operation `DecryptBatch`).
    */
   decryptBatch(request: batch.DecryptBatchRequest): Promise<batch.DecryptBatchResponse> {
-    return this.#auditedBatch('DecryptBatch', this.#facts(), () => batch.decryptBatch(this.#ctx, request));
+    return this.#auditedBatch('DecryptBatch', this.#facts(), (_f, audit) => batch.decryptBatch(this.#ctx, request, audit));
   }
 
   /**
