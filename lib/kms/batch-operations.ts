@@ -67,6 +67,17 @@ export function isBatchItemError<T extends object>(value: T | BatchItemError): v
   return 'error' in value && value.error instanceof KmsError;
 }
 
+/** Item `index` as a request object (its name spelled out only for an error: this runs per item). */
+function itemRequest<T extends object>(item: unknown, index: number): Partial<T> {
+  return typeof item === 'object' && item !== null ? (item as Partial<T>) : checkRequest(`items[${index}]`, item as T);
+}
+
+/** An item's bytes field, `min..max` bytes long (ValidationException otherwise, as the single call gives). */
+function itemBytes(value: unknown, index: number, field: string, min: number, max: number): Uint8Array {
+  if (value instanceof Uint8Array && value.length >= min && value.length <= max) return value;
+  return requireBytes(`items[${index}].${field}`, value, min, max);
+}
+
 function checkItems(items: unknown): readonly unknown[] {
   if (!Array.isArray(items)) throw invalid('items must be an array');
   if (items.length < 1 || items.length > MAX_BATCH_ITEMS) throw invalid(`items must hold 1 to ${MAX_BATCH_ITEMS} items`);
@@ -209,8 +220,8 @@ export async function encryptBatch(ctx: KmsContext, request: EncryptBatchRequest
     itemFacts,
     audit,
     (item, i) => {
-      const it = checkRequest(`items[${i}]`, item as EncryptBatchRequest['items'][number]);
-      const plaintext = requireBytes(`items[${i}].plaintext`, it.plaintext, 1, MAX_PLAINTEXT_LENGTH);
+      const it = itemRequest<EncryptBatchRequest['items'][number]>(item, i);
+      const plaintext = itemBytes(it.plaintext, i, 'plaintext', 1, MAX_PLAINTEXT_LENGTH);
       const context = checkEncryptionContext(it.encryptionContext);
       itemFacts[i]!.contextKeys = encryptionContextKeys(context);
       // Synchronous while the key version stays cached: no promise per item.
@@ -232,8 +243,8 @@ export async function decryptBatch(ctx: KmsContext, request: DecryptBatchRequest
     audit,
     // Each item is checked as `decrypt` checks it: blob, context, key, the caller's keyId, the key's state.
     async (item, i) => {
-      const it = checkRequest(`items[${i}]`, item as DecryptBatchRequest['items'][number]);
-      const blob = requireBytes(`items[${i}].ciphertextBlob`, it.ciphertextBlob, 1, MAX_BLOB_LENGTH);
+      const it = itemRequest<DecryptBatchRequest['items'][number]>(item, i);
+      const blob = itemBytes(it.ciphertextBlob, i, 'ciphertextBlob', 1, MAX_BLOB_LENGTH);
       const context = checkEncryptionContext(it.encryptionContext);
       itemFacts[i]!.contextKeys = encryptionContextKeys(context);
       const opened: OpenedBlob = await locateBlob(ctx, blob, context, it.keyId);
