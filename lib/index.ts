@@ -28,7 +28,9 @@ export {
   SIGNED_SUITE_ID,
 } from './envelope/index.js';
 export type {
+  CacheUseCounts,
   CachingKeyringOptions,
+  CachingKeyringStats,
   CommitmentPolicy,
   EncryptedDataKey,
   EnvelopeDecryptOptions,

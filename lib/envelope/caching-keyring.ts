@@ -47,6 +47,30 @@ export interface CachingKeyringOptions {
 
 const MAX_MESSAGES = 2 ** 32;
 
+/** One direction's counts in {@link CachingKeyringStats}. */
+export interface CacheUseCounts {
+  /** Served from a live entry. */
+  hits: number;
+  /** Waited for an entry to be made (one keyring call per entry, however many waited for it). */
+  misses: number;
+  /** Passed to the wrapped keyring, never cached (see the CachingKeyring comment: signed suites, unknown lengths...). */
+  bypassed: number;
+}
+
+/**
+ * What a CachingKeyring did since it was made. A cache that is not doing its
+ * job shows here: few hits, or most calls bypassed (a stream without
+ * `plaintextLength`, a signed suite), or `keyringCalls` near the message count.
+ */
+export interface CachingKeyringStats {
+  encrypt: CacheUseCounts;
+  decrypt: CacheUseCounts;
+  /** Calls that reached the wrapped keyring (entries made, and bypassed calls). */
+  keyringCalls: number;
+  /** Entries retired at their message or byte limit. */
+  limitEvictions: number;
+}
+
 interface Entry {
   readonly dataKey: AeadKey;
   readonly edks: readonly EncryptedDataKey[];
@@ -183,6 +207,12 @@ export class CachingKeyring implements Keyring {
   readonly #prefix: { readonly encrypt: string; readonly decrypt: string };
   /** The last key made per kind: messages in a row mostly share suite, context (and, on decrypt, data keys). */
   readonly #lastKey: { encrypt?: LastKey; decrypt?: LastKey } = {};
+  readonly #stats: CachingKeyringStats = {
+    encrypt: { hits: 0, misses: 0, bypassed: 0 },
+    decrypt: { hits: 0, misses: 0, bypassed: 0 },
+    keyringCalls: 0,
+    limitEvictions: 0,
+  };
 
   constructor(options: CachingKeyringOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
@@ -201,6 +231,12 @@ export class CachingKeyring implements Keyring {
     this.#prefix = { encrypt: cacheKey(['encrypt', this.partition]), decrypt: cacheKey(['decrypt', this.partition]) };
   }
 
+  /** A snapshot of this keyring's cache use (see {@link CachingKeyringStats}). */
+  get stats(): CachingKeyringStats {
+    const { encrypt, decrypt, keyringCalls, limitEvictions } = this.#stats;
+    return { encrypt: { ...encrypt }, decrypt: { ...decrypt }, keyringCalls, limitEvictions };
+  }
+
   needsDataKeyBytes(asGenerator: boolean): boolean {
     return this.#keyring.needsDataKeyBytes(asGenerator);
   }
@@ -211,17 +247,23 @@ export class CachingKeyring implements Keyring {
       materials.dataKey !== undefined || materials.exposeBytes || materials.suite.signature !== undefined ||
       !cacheable(materials.suite) || length === undefined || length > this.maxBytesEncrypted
     ) {
+      this.#stats.encrypt.bypassed++;
+      this.#stats.keyringCalls++;
       return this.#keyring.onEncrypt(materials);
     }
     const key = this.#key('encrypt', [String(materials.suite.id), materials.serializedContext]);
     for (;;) {
-      const entry = this.cache.get(key, Date.now()) ?? (await this.#singleFlight(key, () => this.#fillForEncrypt(materials)));
+      const cached = this.cache.get(key, Date.now());
+      if (cached === undefined) this.#stats.encrypt.misses++;
+      const entry = cached ?? (await this.#singleFlight(key, () => this.#fillForEncrypt(materials)));
       // Evicted between its fill and now (capacity pressure, or another caller used it up): fill again.
       if (entry === undefined || entry.evicted) continue;
       if (entry.messages + 1 > this.maxMessagesEncrypted || entry.bytes + length > this.maxBytesEncrypted) {
+        this.#stats.limitEvictions++;
         this.cache.evict(key);
         continue;
       }
+      if (cached !== undefined) this.#stats.encrypt.hits++;
       entry.messages += 1;
       entry.bytes += length;
       this.#lend(entry, (release) => materials.setDataKey(entry.dataKey, undefined, release));
@@ -232,14 +274,22 @@ export class CachingKeyring implements Keyring {
 
   async onDecrypt(materials: DecryptionMaterials, edks: readonly EncryptedDataKey[]): Promise<void> {
     if (materials.dataKey !== undefined || !cacheable(materials.suite) || materials.suite.keyLength !== 32) {
+      this.#stats.decrypt.bypassed++;
+      this.#stats.keyringCalls++;
       return this.#keyring.onDecrypt(materials, edks);
     }
     const parts: (string | Uint8Array)[] = [String(materials.suite.id), serializeEncryptionContext(materials.encryptionContext)];
     for (const edk of edks) parts.push(edk.providerId, edk.rawInfo, edk.encryptedDataKey);
     const key = this.#key('decrypt', parts);
-    const entry = this.cache.get(key, Date.now()) ?? (await this.#singleFlight(key, () => this.#fillForDecrypt(materials, edks)));
+    const cached = this.cache.get(key, Date.now());
+    if (cached !== undefined) this.#stats.decrypt.hits++;
+    else this.#stats.decrypt.misses++;
+    const entry = cached ?? (await this.#singleFlight(key, () => this.#fillForDecrypt(materials, edks)));
     if (entry === undefined) return; // no EDK opened: decrypt fails as it would without the cache
-    if (entry.evicted) return this.#keyring.onDecrypt(materials, edks);
+    if (entry.evicted) {
+      this.#stats.keyringCalls++;
+      return this.#keyring.onDecrypt(materials, edks);
+    }
     this.#lend(entry, (release) => materials.setDataKey(entry.dataKey, release));
   }
 
@@ -276,6 +326,7 @@ export class CachingKeyring implements Keyring {
   async #fillForEncrypt(materials: EncryptionMaterials): Promise<Entry | undefined> {
     // The keyring works on materials of its own; the cache keeps its key.
     const own = new EncryptionMaterials(materials.suite, materials.encryptionContext, false, materials.plaintextLength);
+    this.#stats.keyringCalls++;
     await this.#keyring.onEncrypt(own);
     const dataKey = own.dataKey;
     if (dataKey === undefined || own.encryptedDataKeys.length === 0) {
@@ -287,6 +338,7 @@ export class CachingKeyring implements Keyring {
 
   async #fillForDecrypt(materials: DecryptionMaterials, edks: readonly EncryptedDataKey[]): Promise<Entry | undefined> {
     const own = new DecryptionMaterials(materials.suite, materials.encryptionContext);
+    this.#stats.keyringCalls++;
     await this.#keyring.onDecrypt(own, edks);
     const dataKey = own.detachDataKey();
     if (dataKey === undefined) return undefined;

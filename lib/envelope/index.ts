@@ -33,7 +33,7 @@ import { decryptWebStream, encryptWebStream } from './web-streams.js';
 export const envelope = Object.freeze({ encrypt, decrypt, encryptStream, decryptStream, encryptWebStream, decryptWebStream, decryptRange });
 
 export { CachingKeyring, DataKeyCache } from './caching-keyring.js';
-export type { CachingKeyringOptions } from './caching-keyring.js';
+export type { CacheUseCounts, CachingKeyringOptions, CachingKeyringStats } from './caching-keyring.js';
 export { KmsKeyring, KMS_PROVIDER_ID } from './kms-keyring.js';
 export type { KeyringKms, KmsKeyringOptions } from './kms-keyring.js';
 export { MultiKeyring } from './multi-keyring.js';

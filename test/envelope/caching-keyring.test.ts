@@ -187,6 +187,32 @@ describe('CachingKeyring', () => {
     expect(keyring.cache.size).toBe(0);
   });
 
+  it('stats: hits, misses (one keyring call per entry, whatever waited for it), bypassed calls and limit evictions', async () => {
+    const { keyring, calls } = cachingKeyring({ maxMessagesEncrypted: 10 });
+    expect(keyring.stats).toEqual({ encrypt: { hits: 0, misses: 0, bypassed: 0 }, decrypt: { hits: 0, misses: 0, bypassed: 0 }, keyringCalls: 0, limitEvictions: 0 });
+    // 5 at once: all miss, one keyring call (single flight); then 5 hits fill the entry's 10 messages.
+    await Promise.all(Array.from({ length: 5 }, () => envelope.encrypt(Buffer.from('x'), { keyring })));
+    const sealed = [];
+    for (let i = 0; i < 5; i++) sealed.push((await envelope.encrypt(Buffer.from('y'), { keyring })).result);
+    expect(keyring.stats.encrypt).toEqual({ hits: 5, misses: 5, bypassed: 0 });
+    expect(keyring.stats.keyringCalls).toBe(1);
+    // The 11th message retires the entry at its limit and makes a new one.
+    await envelope.encrypt(Buffer.from('z'), { keyring });
+    expect(keyring.stats).toMatchObject({ encrypt: { hits: 5, misses: 6 }, keyringCalls: 2, limitEvictions: 1 });
+    // A signed suite is never cached: bypassed, straight to the keyring.
+    await envelope.encrypt(Buffer.from('s'), { keyring, algorithmSuite: 0x0578 });
+    expect(keyring.stats).toMatchObject({ encrypt: { bypassed: 1 }, keyringCalls: 3 });
+    // Decrypt: the first message opens the data key (a miss), the others with the same encrypted data key hit.
+    for (const message of sealed) await envelope.decrypt(message, { keyring });
+    expect(keyring.stats.decrypt).toEqual({ hits: 4, misses: 1, bypassed: 0 });
+    expect(keyring.stats.keyringCalls).toBe(4);
+    // Two entries made, and the signed message's own data key.
+    expect(calls.generateDataKeyHandle).toBe(3);
+    // A snapshot: changing it changes nothing.
+    keyring.stats.encrypt.hits = 99;
+    expect(keyring.stats.encrypt.hits).toBe(5);
+  });
+
   it('options are checked: maxAge is required, limits are positive integers, the keyring is a keyring', () => {
     const inner = new KmsKeyring({ kms, keyId });
     expect(() => new CachingKeyring({ keyring: inner } as never)).toThrow(expect.objectContaining({ code: 'ValidationException' }));
