@@ -13,7 +13,8 @@ std::vector<uint32_t> ReadItemEnds(Napi::Env env, const ByteView& ends, size_t c
   if (count > 0) std::memcpy(out.data(), ends.data, ends.length);
   size_t start = 0;
   for (uint32_t end : out) {
-    Require(env, end >= start && end - start >= min_item, "item end offsets out of order or too short");
+    Require(env, end >= start && end - start >= min_item,
+            "item end offsets out of order or too short");
     start = end;
   }
   Require(env, start == total, "item end offsets do not cover the packed bytes");

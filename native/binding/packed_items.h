@@ -1,5 +1,5 @@
 // Items of the root's batch operations (encryptMany, decryptMany), packed
-// back to back by lib/root/native-root.ts: item i's IV is ivs[12i, 12i+12),
+// back to back by lib/root/batch-packing.ts: item i's IV is ivs[12i, 12i+12),
 // its AAD aad[aad_end(i-1), aad_end(i)), its input input[in_end(i-1),
 // in_end(i)). One array per field instead of n of each: one call, a few
 // references, whatever the count.

@@ -272,14 +272,19 @@ Napi::Value StartMany(const Napi::CallbackInfo& info, RootOp op) {
   args.items.aad_ends = ReadItemEnds(env, aad_ends, count, args.aad.length, 1);
   args.items.in_ends =
       ReadItemEnds(env, in_ends, count, args.in.length, encrypt ? 0 : RootOfTrust::kGcmTagSize);
-  Require(env, args.out.length == args.in.length + (encrypt ? count * RootOfTrust::kGcmTagSize : 0),
-          "output size mismatch");
-  return Napi::Value(env, Start(info, handle, std::move(args), info[7], info[2], {info[3], info[5]}));
+  const size_t tags = encrypt ? count * RootOfTrust::kGcmTagSize : 0;
+  Require(env, args.out.length == args.in.length + tags, "output size mismatch");
+  napi_value out = info[7], ivs = info[2];
+  return Napi::Value(env, Start(info, handle, std::move(args), out, ivs, {info[3], info[5]}));
 }
 
-Napi::Value EncryptMany(const Napi::CallbackInfo& info) { return StartMany(info, RootOp::kEncryptMany); }
+Napi::Value EncryptMany(const Napi::CallbackInfo& info) {
+  return StartMany(info, RootOp::kEncryptMany);
+}
 
-Napi::Value DecryptMany(const Napi::CallbackInfo& info) { return StartMany(info, RootOp::kDecryptMany); }
+Napi::Value DecryptMany(const Napi::CallbackInfo& info) {
+  return StartMany(info, RootOp::kDecryptMany);
+}
 
 // encrypt(handle, key, iv, aad, plaintext, out (plaintext + 16 B), result)
 Napi::Value Encrypt(const Napi::CallbackInfo& info) {

@@ -362,7 +362,8 @@ HsmResult RootJob::RunMany(const pkcs11::WrappedKey& key) {
       HsmResult result = args_.root->Decrypt(key, chosen_iv, aad, items.aad_length(i), in, in_len,
                                              out, in_len, &len);
       if (result.ok() && len != in_len - kTag) {
-        result = HsmResult::Error(core::Status::kInternal, nullptr, "the root returned a plaintext of the wrong length");
+        result = HsmResult::Error(core::Status::kInternal, nullptr,
+                                  "the root returned a plaintext of the wrong length");
       }
       if (!result.ok()) OPENSSL_cleanse(out, in_len);
       item_results_[i] = result;

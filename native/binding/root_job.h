@@ -48,7 +48,7 @@ enum class RootOp {
   kEncryptAeadKey,  // key, iv (in/out), aad, data key=aead_key, out -> the caller's { iv, ciphertext: out }
   kGenerateDataKey,  // key, iv (in/out), aad, plaintext=in (written), out -> the caller's { iv, plaintext, ciphertext: out }
   kEncryptMany,  // key, ivs=iv, aad, in, items; out (in + 16 per item) -> (Error | null)[]
-  kDecryptMany,  // key, ivs=iv, aad, in, items; out (as in: plaintext first in each slot) -> (Error | null)[]
+  kDecryptMany,  // key, ivs=iv, aad, in, items; out (as in, plaintext first in each slot) -> (Error | null)[]
 };
 
 class RootJob final : public core::Task, public Completion {
