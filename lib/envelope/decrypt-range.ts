@@ -17,6 +17,7 @@
  * Non-framed (legacy) messages are refused too (ValidationException).
  */
 import fs from 'node:fs';
+import { promisify } from 'node:util';
 import { KmsError } from '../errors.js';
 import { invalidArgType, toOptions } from '../validate.js';
 import { decryptFrame, FINAL_FRAME_OVERHEAD, readFrame, REGULAR_FRAME_OVERHEAD, type FrameInfo, type FrameRules } from './frame-codec.js';
@@ -27,8 +28,8 @@ import { checkDecryptOptions, type EnvelopeDecryptOptions } from './options.js';
 import { asKmsError } from './stream-common.js';
 import { runFramesInParallel } from './parallel-frames.js';
 
-/** Where the message is: its bytes, a file path, or an open file handle (left open). */
-export type RangeSource = Uint8Array | string | fs.promises.FileHandle;
+/** Where the message is: its bytes, a file path (or file: URL), or an open file handle or descriptor (left open). */
+export type RangeSource = Uint8Array | string | URL | fs.promises.FileHandle | number;
 
 /** Options of `envelope.decryptRange`: those of `envelope.decrypt`, plus the range. */
 export interface EnvelopeDecryptRangeOptions extends EnvelopeDecryptOptions {
@@ -87,9 +88,45 @@ async function fileReader(handle: fs.promises.FileHandle, owned: boolean): Promi
   };
 }
 
+function isDescriptor(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+const fstat = promisify(fs.fstat);
+const readAt = promisify(fs.read);
+
+/** A numeric file descriptor, read with positional reads (the file position is left alone). */
+async function descriptorReader(fd: number): Promise<Reader> {
+  let size: number;
+  try {
+    ({ size } = await fstat(fd));
+  } catch (error) {
+    throw new KmsError('NotFoundException', `Cannot read the message file descriptor: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { cause: error });
+  }
+  return {
+    size,
+    async read(offset, length) {
+      const out = Buffer.allocUnsafe(length);
+      let filled = 0;
+      while (filled < length) {
+        const { bytesRead } = await readAt(fd, out, filled, length - filled, offset + filled);
+        if (bytesRead === 0) throw invalidMessage('the message is truncated');
+        filled += bytesRead;
+      }
+      return out;
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+function isSource(source: unknown): boolean {
+  return source instanceof Uint8Array || typeof source === 'string' || source instanceof URL || isFileHandle(source) || isDescriptor(source);
+}
+
 async function openSource(source: unknown): Promise<Reader> {
   if (source instanceof Uint8Array) return bytesReader(source);
-  if (typeof source === 'string') {
+  if (isDescriptor(source)) return descriptorReader(source);
+  if (typeof source === 'string' || source instanceof URL) {
     let handle: fs.promises.FileHandle;
     try {
       handle = await fs.promises.open(source, 'r');
@@ -104,7 +141,7 @@ async function openSource(source: unknown): Promise<Reader> {
     }
   }
   if (isFileHandle(source)) return fileReader(source, false);
-  throw invalidArgType('source', 'a Uint8Array, a file path or a FileHandle', source);
+  throw invalidArgType('source', 'a Uint8Array, a file path or URL, a FileHandle or a file descriptor', source);
 }
 
 /** Reads the header: a first 4 KiB, doubling while it is incomplete. */
@@ -143,9 +180,7 @@ export async function decryptRange(source: RangeSource, options: EnvelopeDecrypt
   const start = checkRange('start', raw.start, 0);
   const requestedEnd = checkRange('end', raw.end, Number.MAX_SAFE_INTEGER);
   if (requestedEnd < start) throw invalidOption('end must not be less than start');
-  if (!(source instanceof Uint8Array) && typeof source !== 'string' && !isFileHandle(source)) {
-    throw invalidArgType('source', 'a Uint8Array, a file path or a FileHandle', source);
-  }
+  if (!isSource(source)) throw invalidArgType('source', 'a Uint8Array, a file path or URL, a FileHandle or a file descriptor', source);
   const reader = await openSource(source);
   try {
     return await decryptFromReader(reader, opts, start, requestedEnd);

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelope, KmsError, RawAesKeyring } from '../../dist/index.js';
 import { peer, KEYRING_PAIRS } from './helpers/peers.js';
@@ -99,6 +100,21 @@ describe('decryptRange', () => {
     }
     const byPath = await envelope.decryptRange(file, { keyring, start: 5, end: 70_000 });
     expect(Buffer.compare(byPath.plaintext, plaintext.subarray(5, 70_000))).toBe(0);
+    const byUrl = await envelope.decryptRange(pathToFileURL(file), { keyring, start: 70_000, end: 70_100 });
+    expect(Buffer.compare(byUrl.plaintext, plaintext.subarray(70_000, 70_100))).toBe(0);
+    // A file descriptor: positional reads, left open, its position untouched.
+    const fd = fs.openSync(file, 'r');
+    try {
+      const byFd = await envelope.decryptRange(fd, { keyring, start, end: start + 10 });
+      expect(Buffer.compare(byFd.plaintext, plaintext.subarray(start, start + 10))).toBe(0);
+      const first = Buffer.alloc(4);
+      expect(fs.readSync(fd, first, 0, 4, null)).toBe(4);
+      expect(first).toEqual(Buffer.from(result.subarray(0, 4)));
+    } finally {
+      fs.closeSync(fd);
+    }
+    // A descriptor that is not open: NotFoundException, as a missing path.
+    expect(codeOf(await failure(envelope.decryptRange(fd, { keyring, start: 0, end: 1 })))).toBe('NotFoundException');
   });
 
   it('a header longer than the first read (many data keys) is read progressively', async () => {
@@ -129,7 +145,9 @@ describe('decryptRange', () => {
     expect(codeOf(await failure(envelope.decryptRange(result, { keyring, start: 10, end: 5 })))).toBe('ValidationException');
     expect(codeOf(await failure(envelope.decryptRange(result, { keyring, start: -1, end: 5 })))).toBe('ValidationException');
     expect(codeOf(await failure(envelope.decryptRange(result, { keyring, start: 1.5, end: 5 })))).toBe('ValidationException');
-    await expect(envelope.decryptRange(42 as unknown as Uint8Array, { keyring, start: 0, end: 1 })).rejects.toThrow(TypeError);
+    for (const notASource of [-1, 1.5, {}, null]) {
+      await expect(envelope.decryptRange(notASource as unknown as Uint8Array, { keyring, start: 0, end: 1 })).rejects.toThrow(TypeError);
+    }
     expect(codeOf(await failure(envelope.decryptRange(path.join(dir, 'missing'), { keyring, start: 0, end: 1 })))).toBe('NotFoundException');
   });
 
