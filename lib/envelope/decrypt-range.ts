@@ -70,20 +70,26 @@ function bytesReader(bytes: Uint8Array): Reader {
   };
 }
 
+/** A positional read into `out` at `at` of up to `length` bytes from file offset `position`. */
+type ReadAt = (out: Buffer, at: number, length: number, position: number) => Promise<{ bytesRead: number }>;
+
+/** Reads exactly `length` bytes at `offset` (a read may return fewer); a file that ends first is truncated. */
+async function readExactly(readAt: ReadAt, offset: number, length: number): Promise<Uint8Array> {
+  const out = Buffer.allocUnsafe(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await readAt(out, filled, length - filled, offset + filled);
+    if (bytesRead === 0) throw invalidMessage('the message is truncated');
+    filled += bytesRead;
+  }
+  return out;
+}
+
 async function fileReader(handle: fs.promises.FileHandle, owned: boolean): Promise<Reader> {
   const { size } = await handle.stat();
   return {
     size,
-    async read(offset, length) {
-      const out = Buffer.allocUnsafe(length);
-      let filled = 0;
-      while (filled < length) {
-        const { bytesRead } = await handle.read(out, filled, length - filled, offset + filled);
-        if (bytesRead === 0) throw invalidMessage('the message is truncated');
-        filled += bytesRead;
-      }
-      return out;
-    },
+    read: (offset, length) => readExactly((out, at, n, position) => handle.read(out, at, n, position), offset, length),
     close: () => (owned ? handle.close() : Promise.resolve()),
   };
 }
@@ -93,7 +99,7 @@ function isDescriptor(value: unknown): value is number {
 }
 
 const fstat = promisify(fs.fstat);
-const readAt = promisify(fs.read);
+const readFd = promisify(fs.read);
 
 /** A numeric file descriptor, read with positional reads (the file position is left alone). */
 async function descriptorReader(fd: number): Promise<Reader> {
@@ -105,16 +111,7 @@ async function descriptorReader(fd: number): Promise<Reader> {
   }
   return {
     size,
-    async read(offset, length) {
-      const out = Buffer.allocUnsafe(length);
-      let filled = 0;
-      while (filled < length) {
-        const { bytesRead } = await readAt(fd, out, filled, length - filled, offset + filled);
-        if (bytesRead === 0) throw invalidMessage('the message is truncated');
-        filled += bytesRead;
-      }
-      return out;
-    },
+    read: (offset, length) => readExactly((out, at, n, position) => readFd(fd, out, at, n, position), offset, length),
     close: () => Promise.resolve(),
   };
 }

@@ -66,6 +66,15 @@ RootJob::Args ArgsFor(RootOp op) {
   return args;
 }
 
+// The arguments every AES-GCM operation opens with: (handle, key, iv, aad, ...).
+RootJob::Args KeyIvAadArgs(const Napi::CallbackInfo& info, RootOp op) {
+  RootJob::Args args = ArgsFor(op);
+  args.key = WrappedKeyRef::Unwrap(info.Env(), info[1]);
+  args.iv = ArgBytes(info, 2);
+  args.aad = ArgBytes(info, 3);
+  return args;
+}
+
 // --- Opening and closing -------------------------------------------------------------------
 
 std::string StringOption(Napi::Object options, const char* name) {
@@ -234,10 +243,7 @@ template <typename SetInput>
 Napi::Value StartEncrypt(const Napi::CallbackInfo& info, RootOp op, SetInput set_input) {
   Napi::Env env = info.Env();
   RootHandle* handle = RootHandle::Unwrap(env, info[0]);
-  RootJob::Args args = ArgsFor(op);
-  args.key = WrappedKeyRef::Unwrap(env, info[1]);
-  args.iv = ArgBytes(info, 2);
-  args.aad = ArgBytes(info, 3);
+  RootJob::Args args = KeyIvAadArgs(info, op);
   const size_t plaintext_length = set_input(args);
   args.out = ArgBytes(info, 5);
   Require(env, args.iv.length == RootOfTrust::kGcmIvSize, "IV must be 12 bytes");
@@ -257,10 +263,7 @@ Napi::Value StartEncrypt(const Napi::CallbackInfo& info, RootOp op, SetInput set
 Napi::Value StartMany(const Napi::CallbackInfo& info, RootOp op) {
   Napi::Env env = info.Env();
   RootHandle* handle = RootHandle::Unwrap(env, info[0]);
-  RootJob::Args args = ArgsFor(op);
-  args.key = WrappedKeyRef::Unwrap(env, info[1]);
-  args.iv = ArgBytes(info, 2);
-  args.aad = ArgBytes(info, 3);
+  RootJob::Args args = KeyIvAadArgs(info, op);
   const ByteView aad_ends = ArgBytes(info, 4);
   args.in = ArgBytes(info, 5);
   const ByteView in_ends = ArgBytes(info, 6);
@@ -319,10 +322,7 @@ Napi::Value EncryptAeadKey(const Napi::CallbackInfo& info) {
 Napi::Value Decrypt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RootHandle* handle = RootHandle::Unwrap(env, info[0]);
-  RootJob::Args args = ArgsFor(RootOp::kDecrypt);
-  args.key = WrappedKeyRef::Unwrap(env, info[1]);
-  args.iv = ArgBytes(info, 2);
-  args.aad = ArgBytes(info, 3);
+  RootJob::Args args = KeyIvAadArgs(info, RootOp::kDecrypt);
   args.in = ArgBytes(info, 4);
   args.out = ArgBytes(info, 5);
   Require(env, args.iv.length == RootOfTrust::kGcmIvSize, "IV must be 12 bytes");
@@ -340,10 +340,7 @@ Napi::Value Decrypt(const Napi::CallbackInfo& info) {
 Napi::Value ReEncrypt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RootHandle* handle = RootHandle::Unwrap(env, info[0]);
-  RootJob::Args args = ArgsFor(RootOp::kReEncrypt);
-  args.key = WrappedKeyRef::Unwrap(env, info[1]);
-  args.iv = ArgBytes(info, 2);
-  args.aad = ArgBytes(info, 3);
+  RootJob::Args args = KeyIvAadArgs(info, RootOp::kReEncrypt);
   args.in = ArgBytes(info, 4);
   args.key2 = WrappedKeyRef::Unwrap(env, info[5]);
   args.iv2 = ArgBytes(info, 6);
@@ -361,10 +358,7 @@ Napi::Value ReEncrypt(const Napi::CallbackInfo& info) {
 Napi::Value DecryptToAeadKey(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RootHandle* handle = RootHandle::Unwrap(env, info[0]);
-  RootJob::Args args = ArgsFor(RootOp::kDecryptToAeadKey);
-  args.key = WrappedKeyRef::Unwrap(env, info[1]);
-  args.iv = ArgBytes(info, 2);
-  args.aad = ArgBytes(info, 3);
+  RootJob::Args args = KeyIvAadArgs(info, RootOp::kDecryptToAeadKey);
   args.in = ArgBytes(info, 4);
   Require(env, args.iv.length == RootOfTrust::kGcmIvSize, "IV must be 12 bytes");
   return Napi::Value(env, Start(info, handle, std::move(args), nullptr, nullptr,
@@ -376,10 +370,7 @@ Napi::Value DecryptToAeadKey(const Napi::CallbackInfo& info) {
 Napi::Value GenerateDataKeyHandle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RootHandle* handle = RootHandle::Unwrap(env, info[0]);
-  RootJob::Args args = ArgsFor(RootOp::kGenerateDataKeyHandle);
-  args.key = WrappedKeyRef::Unwrap(env, info[1]);
-  args.iv = ArgBytes(info, 2);
-  args.aad = ArgBytes(info, 3);
+  RootJob::Args args = KeyIvAadArgs(info, RootOp::kGenerateDataKeyHandle);
   args.version = ReadUint32(env, info[4], "length");
   args.out = ArgBytes(info, 5);
   Require(env, args.iv.length == RootOfTrust::kGcmIvSize, "IV must be 12 bytes");
