@@ -208,9 +208,9 @@ export async function encryptBatch(ctx: KmsContext, request: EncryptBatchRequest
     index,
     group: String(draft.version.version),
     wrapped: draft.wrapped,
-    item: { iv: draft.iv, aad: draft.aad, input: plaintext },
-    finish(output) {
-      draft.body.set(output);
+    // The root writes ciphertext || tag straight behind the blob's header.
+    item: { iv: draft.iv, aad: draft.aad, input: plaintext, output: draft.body },
+    finish() {
       itemFacts[index]!.keyVersion = draft.version.version;
       return { ciphertextBlob: draft.blob, keyId: arn, encryptionAlgorithm: SYMMETRIC_DEFAULT, keyVersion: draft.version.version };
     },

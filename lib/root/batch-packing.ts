@@ -39,8 +39,15 @@ function checkItem(item: unknown, index: number, direction: Direction): RootBatc
   if (aadBytes.length === 0) throw invalidArgValue(`items[${index}].aad`, 'must not be empty');
   const inputBytes = fieldBytes(input, index, 'input');
   if (direction === 'decrypt' && inputBytes.length < TAG_LENGTH) throw invalidArgValue(`items[${index}].input`, `must hold at least the ${TAG_LENGTH}-byte tag`);
+  const { output } = item as RootBatchItem;
+  if (output !== undefined) {
+    if (direction === 'decrypt') throw invalidArgValue(`items[${index}].output`, 'is for encryptMany only');
+    if (!(output instanceof Uint8Array) || output.length !== inputBytes.length + TAG_LENGTH) {
+      throw invalidArgValue(`items[${index}].output`, `must be a Uint8Array of ${inputBytes.length + TAG_LENGTH} bytes (input + tag)`);
+    }
+  }
   // The caller's item as it is when nothing needed converting (no copy per item).
-  return ivBytes === iv && aadBytes === aad && inputBytes === input ? (item as RootBatchItem) : { iv: ivBytes, aad: aadBytes, input: inputBytes };
+  return ivBytes === iv && aadBytes === aad && inputBytes === input ? (item as RootBatchItem) : { iv: ivBytes, aad: aadBytes, input: inputBytes, output };
 }
 
 /** Copies the items into the packed arrays; the copy of a plaintext input is the caller's to wipe. */
@@ -81,11 +88,11 @@ function unpack(items: readonly RootBatchItem[], packed: Packed, errors: readonl
     start += item.input.length;
     const error = errors[i];
     if (error !== null) return { error: error ?? new Error('the root returned no result for this item') };
-    const output =
-      direction === 'encrypt'
-        ? Buffer.from(packed.out.subarray(at + i * TAG_LENGTH, at + i * TAG_LENGTH + item.input.length + TAG_LENGTH))
-        : Buffer.from(packed.out.subarray(at, at + item.input.length - TAG_LENGTH));
-    return { output };
+    if (direction === 'decrypt') return { output: Buffer.from(packed.out.subarray(at, at + item.input.length - TAG_LENGTH)) };
+    const sealed = packed.out.subarray(at + i * TAG_LENGTH, at + i * TAG_LENGTH + item.input.length + TAG_LENGTH);
+    if (item.output === undefined) return { output: Buffer.from(sealed) };
+    item.output.set(sealed);
+    return { output: item.output };
   });
   if (direction === 'encrypt') packed.input.fill(0);
   else packed.out.fill(0);

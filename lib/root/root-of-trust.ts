@@ -83,6 +83,8 @@ export interface RootBatchItem {
   aad: Uint8Array;
   /** Plaintext (encryptMany) or ciphertext || 16-byte tag (decryptMany). */
   input: Uint8Array;
+  /** encryptMany: where ciphertext || tag goes (input.length + 16 bytes; a view into a blob, say). Default: a new buffer. */
+  output?: Uint8Array;
 }
 
 /** What one item of a batch came to: its output, or the error it met (the others go on). */

@@ -277,6 +277,19 @@ describe.each(cases)('composite operations on the $kind root', (c) => {
     expect(opened.map((r) => Buffer.from(r.output!))).toEqual(items.map((item) => Buffer.from(item.input)));
   });
 
+  it('encryptMany writes each item where its output says (views into one larger buffer), and checks their sizes', async () => {
+    const message = Buffer.alloc(3 * 60, 0xee);
+    const items = [0, 1, 2].map((i) => ({ iv: crypto.randomBytes(12), aad: AAD, input: crypto.randomBytes(40), output: message.subarray(i * 60 + 4, i * 60 + 60) }));
+    const sealed = await root.encryptMany(source, items);
+    for (const [i, item] of items.entries()) {
+      expect(sealed[i]!.output).toBe(item.output);
+      expect(message.subarray(i * 60, i * 60 + 4)).toEqual(Buffer.alloc(4, 0xee));
+      expect(Buffer.from(await root.decrypt(source, item.iv, AAD, item.output))).toEqual(item.input);
+    }
+    expect(() => root.encryptMany(source, [{ ...items[0]!, output: Buffer.alloc(55) }])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => root.decryptMany(source, [{ iv: items[0]!.iv, aad: AAD, input: Buffer.from(sealed[0]!.output!), output: Buffer.alloc(40) }])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+
   it('decryptMany fails only the items that do not open, each with InvalidCiphertextException', async () => {
     const items = Array.from({ length: 12 }, (_, i) => ({ iv: crypto.randomBytes(12), aad: AAD, input: crypto.randomBytes(20 + i) }));
     const sealed = await root.encryptMany(source, items);
