@@ -117,6 +117,8 @@ interface ChunkLoop<T> {
   run(wrapped: WrappedKey, items: RootBatchItem[]): Promise<RootBatchResult[]>;
   /** Records an item's result at its index (and audits it). */
   settle(index: number, result: T | BatchItemError): void;
+  /** The first root call that failed as a whole (a closed root): no more chunks start. */
+  failure?: unknown;
 }
 
 /** Prepares items[at, at + CHUNK_ITEMS) and starts their root calls, grouped by key version; resolves once they are started. */
@@ -153,6 +155,10 @@ async function startChunk<T>(loop: ChunkLoop<T>, at: number, inFlight: Promise<v
         loop.settle(p.index, outcome.error !== undefined ? { error: asKmsError(outcome.error) } : p.finish(outcome.output));
       }),
     );
+    // Observed now (the loop goes on for turns before it awaits them all): a failed call stops the next chunks.
+    answered.catch((error: unknown) => {
+      loop.failure ??= error;
+    });
     inFlight.push(answered);
   }
 }
@@ -177,16 +183,12 @@ async function runChunks<T extends object>(
     audit(facts[index]!, isBatchItemError(result) ? result.error : null);
   };
   const loop: ChunkLoop<T> = { items, prepare, run, settle };
+  // A call that fails leaves the chunks already at the root to settle (and be audited); each is observed.
   const inFlight: Promise<void>[] = [];
-  try {
-    for (let at = 0; at < items.length; at += CHUNK_ITEMS) {
-      if (at > 0) await nextTurn();
-      await startChunk(loop, at, inFlight);
-    }
-  } catch (error) {
-    // The call fails; chunks already at the root still settle (and are audited), unobserved.
-    for (const chunk of inFlight) chunk.catch(() => undefined);
-    throw error;
+  for (let at = 0; at < items.length; at += CHUNK_ITEMS) {
+    if (at > 0) await nextTurn();
+    if (loop.failure !== undefined) throw loop.failure;
+    await startChunk(loop, at, inFlight);
   }
   await Promise.all(inFlight);
   return results;

@@ -131,6 +131,9 @@ describe.each(ROOTS)('KMS batches on the %s root', (kind) => {
     expect(await codeOf(kms.encryptBatch({ keyId: doomed, items: one }))).toBe('KMSInvalidStateException');
     // A plaintext that is not bytes is the caller's bug, as with encrypt: a TypeError for the whole call.
     await expect(kms.encryptBatch({ keyId, items: [{ plaintext: bytes('ok') }, { plaintext: 'text' as never }] })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    // Also in a later chunk, with earlier ones at the root: they settle unobserved (vitest fails on an unhandled rejection).
+    const late = Array.from({ length: 600 }, (_, i) => ({ plaintext: i === 500 ? ('text' as never) : bytes(`item ${i}`) }));
+    await expect(kms.encryptBatch({ keyId, items: late })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     const closed = await h.open({ track: false });
     await closed.kms.close();
     expect(await codeOf(closed.kms.encryptBatch({ keyId, items: one }))).toBe('KMSInvalidStateException');
@@ -163,6 +166,36 @@ describe.each(ROOTS)('KMS batches on the %s root', (kind) => {
     const text = JSON.stringify(all);
     expect(text).not.toContain(SECRET);
     expect(text).not.toContain(Buffer.from(SECRET).toString('base64'));
+  });
+
+  it('close() during a batch: the batch settles (done, or a KmsError for what had not reached the root) and close resolves', async () => {
+    const own = await h.open({ track: false });
+    const id = (await own.kms.createKey({})).keyMetadata.keyId;
+    const items = Array.from({ length: 1000 }, (_, i) => ({ plaintext: bytes(`item ${i}`) }));
+    const batch = own.kms.encryptBatch({ keyId: id, items }).then(
+      (response) => ({ done: response.results.length }),
+      (error: unknown) => ({ error }),
+    );
+    await new Promise((resolve) => setImmediate(resolve)); // the first chunk is at the root
+    await own.kms.close();
+    const settled = await batch;
+    if ('error' in settled) expect(settled.error).toBeInstanceOf(KmsError);
+    else expect(settled.done).toBe(1000);
+  });
+
+  it('close() during a decryptBatch: the same', async () => {
+    const own = await h.open({ track: false });
+    const id = (await own.kms.createKey({})).keyMetadata.keyId;
+    const sealed = await own.kms.encryptBatch({ keyId: id, items: Array.from({ length: 1000 }, (_, i) => ({ plaintext: bytes(`item ${i}`) })) });
+    const batch = own.kms.decryptBatch({ items: sealed.results.map((r) => ({ ciphertextBlob: (r as Result).ciphertextBlob! })) }).then(
+      (response) => ({ done: response.results.length }),
+      (error: unknown) => ({ error }),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    await own.kms.close();
+    const settled = await batch;
+    if ('error' in settled) expect(settled.error).toBeInstanceOf(KmsError);
+    else expect(settled.done).toBe(1000);
   });
 
   it('many callers at once each get their own items back', async () => {
