@@ -78,10 +78,11 @@ function itemBytes(value: unknown, index: number, field: string, min: number, ma
   return requireBytes(`items[${index}].${field}`, value, min, max);
 }
 
+/** The request's items, as a copy of the array: a caller reusing it while the call runs changes nothing. */
 function checkItems(items: unknown): readonly unknown[] {
   if (!Array.isArray(items)) throw invalid('items must be an array');
   if (items.length < 1 || items.length > MAX_BATCH_ITEMS) throw invalid(`items must hold 1 to ${MAX_BATCH_ITEMS} items`);
-  return items;
+  return items.slice();
 }
 
 /** A KmsError becomes the item's error; any other error (a wrong argument type) ends the call. */

@@ -457,7 +457,9 @@ export class Kms {
    * item in order: what {@link Kms.encrypt} resolves to, or `{ error }` (a
    * KmsError) for an item that failed; the others are not affected. A
    * malformed request, or a key that cannot encrypt, rejects the whole call.
-   * Audited per item (operation `EncryptBatch`).
+   * Audited per item (operation `EncryptBatch`). The `items` array is copied
+   * at once; the items and their bytes are read while the call runs, so
+   * leave them unchanged until it settles.
    */
   encryptBatch(request: batch.EncryptBatchRequest): Promise<batch.EncryptBatchResponse> {
     return this.#auditedBatch('EncryptBatch', this.#facts(request?.keyId), (f, audit) => batch.encryptBatch(this.#ctx, request, f, audit));
@@ -470,6 +472,7 @@ export class Kms {
    * resolves to, or `{ error }` with the code `decrypt` would give (a
    * tampered blob or wrong context: InvalidCiphertextException; a disabled
    * key: DisabledException; ...). Audited per item (operation `DecryptBatch`).
+   * As with encryptBatch, leave the items unchanged until the call settles.
    */
   decryptBatch(request: batch.DecryptBatchRequest): Promise<batch.DecryptBatchResponse> {
     return this.#auditedBatch('DecryptBatch', this.#facts(), (_f, audit) => batch.decryptBatch(this.#ctx, request, audit));

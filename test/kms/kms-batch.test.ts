@@ -198,6 +198,16 @@ describe.each(ROOTS)('KMS batches on the %s root', (kind) => {
     else expect(settled.done).toBe(1000);
   });
 
+  it('a caller emptying its items array while the call runs changes nothing', async () => {
+    const items = Array.from({ length: 300 }, (_, i) => ({ plaintext: bytes(`kept ${i}`) }));
+    const pending = kms.encryptBatch({ keyId, items });
+    items.length = 0;
+    const { results } = await pending;
+    expect(results).toHaveLength(300);
+    const opened = await kms.decryptBatch({ items: results.map((r) => ({ ciphertextBlob: (r as Result).ciphertextBlob! })) });
+    expect(Buffer.from((opened.results[299] as Result).plaintext!).toString()).toBe('kept 299');
+  });
+
   it('many callers at once each get their own items back', async () => {
     const calls = Array.from({ length: 8 }, (_, c) => Array.from({ length: 25 }, (_, i) => bytes(`caller ${c} item ${i}`)));
     const sealed = await Promise.all(calls.map((plaintexts) => kms.encryptBatch({ keyId, items: plaintexts.map((plaintext) => ({ plaintext })) })));
