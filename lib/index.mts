@@ -44,4 +44,6 @@ export const KmsServer: Cjs['KmsServer'] = hsmkms.KmsServer;
 export type KmsServer = import('./index.js').KmsServer;
 export type { Credential, RequestLogEntry, RequestLogger, ServerOptions } from './index.js';
 export type { EncryptionContext, KeyMetadata, KmsOptions, Pkcs11RootOptions, RootOptions, SoftRootOptions } from './index.js';
+export type { BatchItemError, DecryptBatchRequest, DecryptBatchResponse, DecryptRequest, DecryptResponse } from './index.js';
+export type { EncryptBatchRequest, EncryptBatchResponse, EncryptRequest, EncryptResponse } from './index.js';
 export type { AeadSettings, BatchOptions, DecryptOptions, EncryptOptions, KmsErrorCode } from './index.js';

@@ -10,6 +10,8 @@ export { Kms } from './kms/kms.js';
 export type { KmsOptions, Pkcs11RootOptions, RootOptions, SoftRootOptions } from './kms/kms-options.js';
 export type { KeyMetadata } from './kms/key-metadata.js';
 export type { KmsDescription, RootDescription } from './kms/describe.js';
+export type { DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse } from './kms/symmetric-operations.js';
+export type { BatchItemError, DecryptBatchRequest, DecryptBatchResponse, EncryptBatchRequest, EncryptBatchResponse } from './kms/batch-operations.js';
 export type { EncryptionContext } from './encryption-context.js';
 export {
   CachingKeyring,
