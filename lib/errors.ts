@@ -23,6 +23,8 @@ export const KMS_ERROR_CODES = [
   'UnsupportedRuntimeException',
   'UnsupportedOperationException',
   'KMSInvalidSignatureException',
+  /** verifyMac: the MAC does not match (AWS KMS's code). */
+  'KMSInvalidMacException',
   /** The name or identifier to create is taken (alias name, key id, domain key version); AWS KMS's code for CreateAlias. */
   'AlreadyExistsException',
   /**

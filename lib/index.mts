@@ -46,4 +46,5 @@ export type { Credential, RequestLogEntry, RequestLogger, ServerOptions } from '
 export type { EncryptionContext, KeyMetadata, KmsOptions, Pkcs11RootOptions, RootOptions, SoftRootOptions } from './index.js';
 export type { BatchItemError, DecryptBatchRequest, DecryptBatchResponse, DecryptRequest, DecryptResponse } from './index.js';
 export type { EncryptBatchRequest, EncryptBatchResponse, EncryptRequest, EncryptResponse } from './index.js';
+export type { GenerateMacRequest, GenerateMacResponse, MacAlgorithm, VerifyMacRequest, VerifyMacResponse } from './index.js';
 export type { AeadSettings, BatchOptions, DecryptOptions, EncryptOptions, KmsErrorCode } from './index.js';

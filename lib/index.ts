@@ -12,6 +12,8 @@ export type { KeyMetadata } from './kms/key-metadata.js';
 export type { KmsDescription, RootDescription } from './kms/describe.js';
 export type { DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse } from './kms/symmetric-operations.js';
 export type { BatchItemError, DecryptBatchRequest, DecryptBatchResponse, EncryptBatchRequest, EncryptBatchResponse } from './kms/batch-operations.js';
+export type { GenerateMacRequest, GenerateMacResponse, VerifyMacRequest, VerifyMacResponse } from './kms/mac-operations.js';
+export type { MacAlgorithm } from './root/root-of-trust.js';
 export type { EncryptionContext } from './encryption-context.js';
 export {
   CachingKeyring,

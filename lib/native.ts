@@ -124,6 +124,10 @@ export interface NativeRootFunctions {
   rsaDecrypt(root: NativeRootHandle, key: NativeKeyRef, hash: string, ciphertext: Uint8Array, out: Uint8Array): Promise<Uint8Array>;
   /** `out` holds the key's largest signature; resolves to the signature, a view of `out`. */
   sign(root: NativeRootHandle, key: NativeKeyRef, algorithm: string, messageType: string, data: Uint8Array, out: Uint8Array): Promise<Uint8Array>;
+  /** `out` holds 64 bytes; resolves to the MAC, a view of `out`. */
+  generateMac(root: NativeRootHandle, key: NativeKeyRef, algorithm: string, message: Uint8Array, out: Uint8Array): Promise<Uint8Array>;
+  /** Whether `mac` is the MAC of `message`, compared in the root. */
+  verifyMac(root: NativeRootHandle, key: NativeKeyRef, algorithm: string, message: Uint8Array, mac: Uint8Array): Promise<boolean>;
   evictKey(root: NativeRootHandle, id: string, version: number): Promise<void>;
   stats(root: NativeRootHandle): Promise<NativeRootStats>;
   encryptOaep(spki: Uint8Array, hash: string, plaintext: Uint8Array): Promise<Uint8Array>;

@@ -49,13 +49,17 @@ export const KEY_SPECS = [
   'RSA_4096',
   'ECC_NIST_P256',
   'ECC_NIST_P384',
+  'HMAC_224',
+  'HMAC_256',
+  'HMAC_384',
+  'HMAC_512',
 ] as const;
 
 /** A CMK's key spec. */
 export type KeySpec = (typeof KEY_SPECS)[number];
 
 /** Key usages, as AWS KMS names them. */
-export const KEY_USAGES = ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'] as const;
+export const KEY_USAGES = ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC'] as const;
 
 /** What a CMK is for. */
 export type KeyUsage = (typeof KEY_USAGES)[number];

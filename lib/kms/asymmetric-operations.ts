@@ -105,7 +105,9 @@ export async function verify(
 
 export async function getPublicKey(ctx: KmsContext, request: { keyId: string }) {
   const key = await ctx.resolver.resolve(checkRequest('request', request).keyId);
-  if (key.keySpec === 'SYMMETRIC_DEFAULT') throw new KmsError('UnsupportedOperationException', 'Symmetric keys have no public key');
+  if (key.keySpec === 'SYMMETRIC_DEFAULT' || key.keyUsage === 'GENERATE_VERIFY_MAC') {
+    throw new KmsError('UnsupportedOperationException', 'Symmetric and HMAC keys have no public key');
+  }
   if (key.keyState === 'PendingDeletion') throw new KmsError('KMSInvalidStateException', `Key ${key.keyId} is pending deletion`);
   if (key.keyState === 'Disabled') throw new KmsError('DisabledException', `Key ${key.keyId} is disabled`);
   const enc = encryptionAlgorithms(key);

@@ -24,7 +24,8 @@ function checkSpecUsage(keySpec: KeySpec, keyUsage: KeyUsage): void {
   const ok =
     keySpec === 'SYMMETRIC_DEFAULT' ? keyUsage === 'ENCRYPT_DECRYPT'
     : keySpec.startsWith('ECC_') ? keyUsage === 'SIGN_VERIFY'
-    : true;
+    : keySpec.startsWith('HMAC_') ? keyUsage === 'GENERATE_VERIFY_MAC'
+    : keyUsage !== 'GENERATE_VERIFY_MAC';
   if (!ok) throw invalid(`Key spec ${keySpec} does not support key usage ${keyUsage}`);
 }
 

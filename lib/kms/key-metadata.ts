@@ -21,6 +21,8 @@ export interface KeyMetadata {
   customerMasterKeySpec: KeyRecord['keySpec'];
   encryptionAlgorithms?: string[];
   signingAlgorithms?: string[];
+  /** HMAC keys: the one MAC algorithm of the key spec. */
+  macAlgorithms?: string[];
   multiRegion: false;
   /** The version encrypt uses (hsmkms: CMK versions are numbered from 1). */
   currentKeyVersion: number;
@@ -46,6 +48,11 @@ export function signingAlgorithms(key: Pick<KeyRecord, 'keySpec' | 'keyUsage'>):
         'RSASSA_PKCS1_V1_5_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_384', 'RSASSA_PKCS1_V1_5_SHA_512',
       ];
   }
+}
+
+export function macAlgorithms(key: Pick<KeyRecord, 'keySpec' | 'keyUsage'>): string[] | undefined {
+  if (key.keyUsage !== 'GENERATE_VERIFY_MAC' || !key.keySpec.startsWith('HMAC_')) return undefined;
+  return [`HMAC_SHA_${key.keySpec.slice('HMAC_'.length)}`];
 }
 
 export function keyMetadata(ctx: KmsContext, key: KeyRecord): KeyMetadata {
@@ -74,5 +81,7 @@ export function keyMetadata(ctx: KmsContext, key: KeyRecord): KeyMetadata {
   if (enc) metadata.encryptionAlgorithms = enc;
   const sig = signingAlgorithms(key);
   if (sig) metadata.signingAlgorithms = sig;
+  const mac = macAlgorithms(key);
+  if (mac) metadata.macAlgorithms = mac;
   return metadata;
 }

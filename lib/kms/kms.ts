@@ -18,6 +18,7 @@ import { MAX_BLOB_LENGTH, MAX_PLAINTEXT_LENGTH } from './ciphertext-blob.js';
 import { describeDomainKeys, describeSetup, type KmsDescription } from './describe.js';
 import * as domainKeys from './domain-keys.js';
 import * as lifecycle from './key-lifecycle.js';
+import * as mac from './mac-operations.js';
 import type { KeyMetadata } from './key-metadata.js';
 import { DEFAULT_ARN_SETTINGS, isKeyId, parseKeyReference, type ArnSettings } from './key-references.js';
 import { KeyResolver } from './key-resolver.js';
@@ -563,6 +564,19 @@ export class Kms {
 
   verify(request: { keyId: string; message: Uint8Array; messageType?: MessageType; signature: Uint8Array; signingAlgorithm: SigningAlgorithm }) {
     return this.#audited('Verify', this.#facts(request?.keyId), () => asymmetric.verify(this.#ctx, request));
+  }
+
+  /** The HMAC of a message (1..4096 bytes) with an HMAC key (GENERATE_VERIFY_MAC), made inside the root. */
+  generateMac(request: mac.GenerateMacRequest): Promise<mac.GenerateMacResponse> {
+    return this.#audited('GenerateMac', this.#facts(request?.keyId), (f) => mac.generateMac(this.#ctx, request, f));
+  }
+
+  /**
+   * Checks a MAC inside the root; one that does not match rejects with
+   * KMSInvalidMacException (as AWS KMS does), so a resolved call means valid.
+   */
+  verifyMac(request: mac.VerifyMacRequest): Promise<mac.VerifyMacResponse> {
+    return this.#audited('VerifyMac', this.#facts(request?.keyId), (f) => mac.verifyMac(this.#ctx, request, f));
   }
 
   getPublicKey(request: { keyId: string }) {

@@ -9,6 +9,7 @@ import { native, type NativeKeyRef, type NativeRootHandle } from '../native.js';
 import { runMany } from './batch-packing.js';
 import { invalidArgType, invalidArgValue, toBytes } from '../validate.js';
 import {
+  MAC_ALGORITHMS,
   MESSAGE_TYPES,
   OAEP_HASHES,
   SIGNING_ALGORITHMS,
@@ -18,6 +19,7 @@ import {
   type GeneratedKey,
   type KeySpec,
   type KeyUsage,
+  type MacAlgorithm,
   type MessageType,
   type OaepHash,
   type RootBatchItem,
@@ -46,6 +48,9 @@ const keyUsages: ReadonlySet<string> = new Set(KEY_USAGES);
 const wrapAlgorithms: ReadonlySet<string> = new Set(WRAP_ALGORITHMS);
 const oaepHashes: ReadonlySet<string> = new Set(OAEP_HASHES);
 const signingAlgorithms: ReadonlySet<string> = new Set(SIGNING_ALGORITHMS);
+const macAlgorithms: ReadonlySet<string> = new Set(MAC_ALGORITHMS);
+/** HMAC-SHA-512, the longest MAC. */
+const MAX_MAC_BYTES = 64;
 const messageTypes: ReadonlySet<string> = new Set(MESSAGE_TYPES);
 
 /** Checks an integer in [min, max] (ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE). */
@@ -327,6 +332,18 @@ export class NativeRoot implements RootOfTrust {
     const type = toName<MessageType>('messageType', messageType, messageTypes);
     const out = Buffer.allocUnsafe(maxSignatureBytes(k.key.keySpec));
     return native.root.sign(this.#handle, k.ref, alg, type, toBytes('data', data), out);
+  }
+
+  generateMac(key: WrappedKey, algorithm: MacAlgorithm, message: Uint8Array): Promise<Uint8Array> {
+    const k = prepare('key', key);
+    const alg = toName<MacAlgorithm>('algorithm', algorithm, macAlgorithms);
+    return native.root.generateMac(this.#handle, k.ref, alg, toBytes('message', message), Buffer.allocUnsafe(MAX_MAC_BYTES));
+  }
+
+  verifyMac(key: WrappedKey, algorithm: MacAlgorithm, message: Uint8Array, mac: Uint8Array): Promise<boolean> {
+    const k = prepare('key', key);
+    const alg = toName<MacAlgorithm>('algorithm', algorithm, macAlgorithms);
+    return native.root.verifyMac(this.#handle, k.ref, alg, toBytes('message', message), toBytes('mac', mac));
   }
 
   encryptOaep(publicKey: Uint8Array, hash: OaepHash, plaintext: Uint8Array): Promise<Uint8Array> {

@@ -42,6 +42,11 @@ export const SIGNING_ALGORITHMS = [
 /** A signing algorithm. */
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
+/** MAC algorithms of HMAC keys, as AWS KMS names them (one per key spec: HMAC_256 makes HMAC_SHA_256). */
+export const MAC_ALGORITHMS = ['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512'] as const;
+/** A MAC algorithm. */
+export type MacAlgorithm = (typeof MAC_ALGORITHMS)[number];
+
 /** Whether sign/verify get the message (hashed on the host) or its digest. */
 export const MESSAGE_TYPES = ['RAW', 'DIGEST'] as const;
 /** A message type. */
@@ -200,6 +205,10 @@ export interface RootOfTrust {
   rsaDecrypt(key: WrappedKey, hash: OaepHash, ciphertext: Uint8Array): Promise<Uint8Array>;
   /** A signature with a SIGN_VERIFY CMK (ECDSA signatures are DER). */
   sign(key: WrappedKey, algorithm: SigningAlgorithm, messageType: MessageType, data: Uint8Array): Promise<Uint8Array>;
+  /** The HMAC of `message` with a GENERATE_VERIFY_MAC CMK (digest-sized). */
+  generateMac(key: WrappedKey, algorithm: MacAlgorithm, message: Uint8Array): Promise<Uint8Array>;
+  /** Whether `mac` is the HMAC of `message`, compared inside the root (a wrong MAC resolves to false). */
+  verifyMac(key: WrappedKey, algorithm: MacAlgorithm, message: Uint8Array, mac: Uint8Array): Promise<boolean>;
 
   /** RSA-OAEP encryption with a public key (SPKI DER), on the host. */
   encryptOaep(publicKey: Uint8Array, hash: OaepHash, plaintext: Uint8Array): Promise<Uint8Array>;

@@ -7,7 +7,7 @@ import { defineOwn } from '../own-property.js';
 import { serialization } from './aws-errors.js';
 
 /** Request members holding binary data (base64 on the wire). */
-const REQUEST_BLOBS: ReadonlySet<string> = new Set(['Plaintext', 'CiphertextBlob', 'Message', 'Signature']);
+const REQUEST_BLOBS: ReadonlySet<string> = new Set(['Plaintext', 'CiphertextBlob', 'Message', 'Signature', 'Mac']);
 
 /** Members whose value is a string map owned by the caller (its keys are not renamed). */
 const STRING_MAPS: ReadonlySet<string> = new Set(['EncryptionContext', 'SourceEncryptionContext', 'DestinationEncryptionContext']);

@@ -405,6 +405,30 @@ Napi::Value Sign(const Napi::CallbackInfo& info) {
   return Napi::Value(env, Start(info, handle, std::move(args), info[5], nullptr, {info[4]}));
 }
 
+// generateMac(handle, key, macAlgorithm, message, out (64 bytes)) -> the MAC, a view of out
+Napi::Value GenerateMac(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RootHandle* handle = RootHandle::Unwrap(env, info[0]);
+  RootJob::Args args = ArgsFor(RootOp::kGenerateMac);
+  args.key = WrappedKeyRef::Unwrap(env, info[1]);
+  args.mac_algorithm = ReadMacAlgorithm(env, info[2]);
+  args.in = ArgBytes(info, 3);
+  args.out = ArgBytes(info, 4);
+  return Napi::Value(env, Start(info, handle, std::move(args), info[4], nullptr, {info[3]}));
+}
+
+// verifyMac(handle, key, macAlgorithm, message, mac) -> boolean (compared in the root)
+Napi::Value VerifyMac(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RootHandle* handle = RootHandle::Unwrap(env, info[0]);
+  RootJob::Args args = ArgsFor(RootOp::kVerifyMac);
+  args.key = WrappedKeyRef::Unwrap(env, info[1]);
+  args.mac_algorithm = ReadMacAlgorithm(env, info[2]);
+  args.in = ArgBytes(info, 3);
+  args.aad = ArgBytes(info, 4);
+  return Napi::Value(env, Start(info, handle, std::move(args), nullptr, nullptr, {info[3], info[4]}));
+}
+
 // evictKey(handle, id, version)
 Napi::Value EvictKey(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -473,6 +497,8 @@ void ExportRootFunctions(Napi::Env env, Napi::Object exports) {
   root.Set("decrypt", Napi::Function::New(env, Decrypt, "decrypt"));
   root.Set("rsaDecrypt", Napi::Function::New(env, RsaDecrypt, "rsaDecrypt"));
   root.Set("sign", Napi::Function::New(env, Sign, "sign"));
+  root.Set("generateMac", Napi::Function::New(env, GenerateMac, "generateMac"));
+  root.Set("verifyMac", Napi::Function::New(env, VerifyMac, "verifyMac"));
   root.Set("evictKey", Napi::Function::New(env, EvictKey, "evictKey"));
   root.Set("stats", Napi::Function::New(env, Stats, "stats"));
   root.Set("encryptOaep", Napi::Function::New(env, EncryptOaep, "encryptOaep"));

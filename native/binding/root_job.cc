@@ -87,10 +87,21 @@ bool RootJob::Batched(RootOp op) noexcept {
     case RootOp::kGenerateDataKeyHandle:
     case RootOp::kEncryptAeadKey:
     case RootOp::kGenerateDataKey:
+    case RootOp::kGenerateMac:
+    case RootOp::kVerifyMac:
       return true;
     default:
       return false;
   }
+}
+
+pkcs11::HsmResult RootJob::CopyOut() noexcept {
+  if (bytes_.size() > args_.out.length) {
+    return HsmResult::Error(core::Status::kInternal, nullptr, "the result is longer than its buffer");
+  }
+  std::memcpy(args_.out.data, bytes_.data(), bytes_.size());
+  out_len_ = bytes_.size();
+  return HsmResult::Ok();
 }
 
 void RootJob::Run() noexcept {
@@ -139,13 +150,16 @@ void RootJob::Run() noexcept {
       case RootOp::kSign:
         result_ = root->Sign(key, args_.algorithm, args_.message_type, args_.in.data,
                              args_.in.length, &bytes_);
-        if (result_.ok() && bytes_.size() > args_.out.length) {
-          result_ = HsmResult::Error(core::Status::kInternal, nullptr,
-                                     "the signature is longer than its buffer");
-        } else if (result_.ok()) {
-          std::memcpy(args_.out.data, bytes_.data(), bytes_.size());
-          out_len_ = bytes_.size();
-        }
+        if (result_.ok()) result_ = CopyOut();
+        break;
+      case RootOp::kGenerateMac:
+        result_ = root->GenerateMac(key, args_.mac_algorithm, args_.in.data, args_.in.length,
+                                    &bytes_);
+        if (result_.ok()) result_ = CopyOut();
+        break;
+      case RootOp::kVerifyMac:
+        result_ = root->VerifyMac(key, args_.mac_algorithm, args_.in.data, args_.in.length,
+                                  args_.aad.data, args_.aad.length, &valid_);
         break;
       case RootOp::kEvictKey:
         root->EvictKey(args_.id, args_.version);
@@ -405,6 +419,7 @@ napi_value RootJob::Result(napi_env env) {
     case RootOp::kEncryptOaep:
       return CopyBuffer(env, bytes_);
     case RootOp::kSign:
+    case RootOp::kGenerateMac:
       return Prefix(env, RefValue(env, out_ref_), out_len_);
     case RootOp::kGenerateRandom:
       return RefValue(env, out_ref_);
@@ -441,6 +456,7 @@ napi_value RootJob::Result(napi_env env) {
       return object;
     }
     case RootOp::kVerify:
+    case RootOp::kVerifyMac:
       return Napi::Boolean::New(e, valid_);
     case RootOp::kFindDomainKey:
       return found_ ? CopyBuffer(env, bytes_) : static_cast<napi_value>(e.Null());

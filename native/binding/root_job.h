@@ -49,6 +49,8 @@ enum class RootOp {
   kGenerateDataKey,  // key, iv (in/out), aad, plaintext=in (written), out -> the caller's { iv, plaintext, ciphertext: out }
   kEncryptMany,  // key, ivs=iv, aad, in, items; out (in + 16 per item) -> (Error | null)[]
   kDecryptMany,  // key, ivs=iv, aad, in, items; out (as in, plaintext first in each slot) -> (Error | null)[]
+  kGenerateMac,  // key, MAC algorithm, in, out (64 bytes) -> the MAC (a view of out)
+  kVerifyMac,    // key, MAC algorithm, in, mac=aad -> boolean (compared in the root)
 };
 
 class RootJob final : public core::Task, public Completion {
@@ -65,6 +67,7 @@ class RootJob final : public core::Task, public Completion {
     pkcs11::OaepHash hash = pkcs11::OaepHash::kSha1;
     pkcs11::SigningAlgorithm algorithm = pkcs11::SigningAlgorithm::kEcdsaSha256;
     pkcs11::MessageType message_type = pkcs11::MessageType::kRaw;
+    pkcs11::MacAlgorithm mac_algorithm = pkcs11::MacAlgorithm::kHmacSha256;
     ByteView in, aad, iv, out, extra;
     // reEncrypt: the destination key, IV and AAD.
     std::shared_ptr<const pkcs11::WrappedKey> key2;
@@ -104,6 +107,8 @@ class RootJob final : public core::Task, public Completion {
   [[nodiscard]] pkcs11::HsmResult RunMany(const pkcs11::WrappedKey& key);
   [[nodiscard]] napi_value ItemResults(napi_env env) const;
   [[nodiscard]] napi_value Result(napi_env env);
+  // sign, generateMac: bytes_ into the caller's out (its length in out_len_).
+  [[nodiscard]] pkcs11::HsmResult CopyOut() noexcept;
   // How the result goes to JavaScript: batched only when the call was short.
   [[nodiscard]] EnvState::Delivery DeliveryFor(bool batched) const noexcept;
 
@@ -120,7 +125,7 @@ class RootJob final : public core::Task, public Completion {
   const std::chrono::steady_clock::time_point submitted_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::duration ran_for_{};  // Run(), for DeliveryFor
   pkcs11::HsmResult result_;
-  std::vector<uint8_t> bytes_;  // reference, signature, SPKI, OAEP ciphertext
+  std::vector<uint8_t> bytes_;  // reference, signature, MAC, SPKI, OAEP ciphertext
   pkcs11::WrappedKey out_key_;
   size_t out_len_ = 0;
   bool valid_ = false;

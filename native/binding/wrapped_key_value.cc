@@ -62,6 +62,9 @@ pkcs11::SigningAlgorithm ReadSigningAlgorithm(Napi::Env env, napi_value value) {
 pkcs11::MessageType ReadMessageType(Napi::Env env, napi_value value) {
   return ReadEnum(env, value, pkcs11::ParseMessageType, "messageType");
 }
+pkcs11::MacAlgorithm ReadMacAlgorithm(Napi::Env env, napi_value value) {
+  return ReadEnum(env, value, pkcs11::ParseMacAlgorithm, "MAC algorithm");
+}
 
 void ReadWrappedKey(Napi::Env env, napi_value value, pkcs11::WrappedKey* out) {
   napi_valuetype type;

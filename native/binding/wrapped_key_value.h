@@ -20,6 +20,7 @@ void ReadWrappedKey(Napi::Env env, napi_value value, pkcs11::WrappedKey* out);
 [[nodiscard]] pkcs11::OaepHash ReadOaepHash(Napi::Env env, napi_value value);
 [[nodiscard]] pkcs11::SigningAlgorithm ReadSigningAlgorithm(Napi::Env env, napi_value value);
 [[nodiscard]] pkcs11::MessageType ReadMessageType(Napi::Env env, napi_value value);
+[[nodiscard]] pkcs11::MacAlgorithm ReadMacAlgorithm(Napi::Env env, napi_value value);
 // A uint32 (version numbers); throws a TypeError otherwise.
 [[nodiscard]] uint32_t ReadUint32(Napi::Env env, napi_value value, const char* what);
 

@@ -24,6 +24,7 @@ namespace hsmkms::core {
 using pkcs11::HsmResult;
 using pkcs11::KeySpec;
 using pkcs11::KeyUsage;
+using pkcs11::MacAlgorithm;
 using pkcs11::MessageType;
 using pkcs11::OaepHash;
 using pkcs11::SigningAlgorithm;
@@ -95,6 +96,18 @@ class RootOfTrust {
   [[nodiscard]] virtual HsmResult Sign(const WrappedKey& key, SigningAlgorithm algorithm,
                                        MessageType type, const uint8_t* data, size_t len,
                                        std::vector<uint8_t>* signature) = 0;
+
+  // --- HMAC CMKs (GENERATE_VERIFY_MAC) ------------------------------------------
+  // The MAC of `data` under `key` (digest-sized). kInvalidKeyUsage unless
+  // `algorithm` is the key's one algorithm.
+  [[nodiscard]] virtual HsmResult GenerateMac(const WrappedKey& key, MacAlgorithm algorithm,
+                                              const uint8_t* data, size_t len,
+                                              std::vector<uint8_t>* mac) = 0;
+  // Whether `mac` is the MAC of `data`, compared inside the root (the token's
+  // C_Verify, or CRYPTO_memcmp): a wrong MAC is `*valid = false`, not an error.
+  [[nodiscard]] virtual HsmResult VerifyMac(const WrappedKey& key, MacAlgorithm algorithm,
+                                            const uint8_t* data, size_t len, const uint8_t* mac,
+                                            size_t mac_len, bool* valid) = 0;
 
   // --- Cache and diagnostics ------------------------------------------------------
   // Drops the unwrapped form of (id, version), e.g. when the key is deleted.

@@ -41,6 +41,8 @@ describe('hsmkms key commands', () => {
     expect(listed.stdout.toString()).toMatch(new RegExp(`${keyId}\\s+Enabled\\s+SYMMETRIC_DEFAULT\\s+ENCRYPT_DECRYPT\\s+cli key`));
     const signing = json(await ws.cli(['create-key', '--key-spec', 'ECC_NIST_P256', '--json']));
     expect(signing).toMatchObject({ keyUsage: 'SIGN_VERIFY' });
+    const mac = json(await ws.cli(['create-key', '--key-spec', 'HMAC_384', '--json']));
+    expect(mac).toMatchObject({ keySpec: 'HMAC_384', keyUsage: 'GENERATE_VERIFY_MAC', macAlgorithms: ['HMAC_SHA_384'] });
   });
 
   it('disable-key / enable-key, schedule-deletion / cancel-deletion change the key state', async () => {

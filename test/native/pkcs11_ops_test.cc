@@ -632,6 +632,84 @@ HSMKMS_TEST(EcdsaSignatures) {
       Status::kInvalidKeyUsage);
 }
 
+HSMKMS_TEST(HmacMacsInTheToken) {
+  auto hsm = OpenHsm();
+  const struct {
+    KeySpec spec;
+    MacAlgorithm algorithm;
+    size_t mac_bytes;
+  } cases[] = {{KeySpec::kHmac224, MacAlgorithm::kHmacSha224, 28},
+               {KeySpec::kHmac256, MacAlgorithm::kHmacSha256, 32},
+               {KeySpec::kHmac384, MacAlgorithm::kHmacSha384, 48},
+               {KeySpec::kHmac512, MacAlgorithm::kHmacSha512, 64}};
+  const std::vector<uint8_t> message = Bytes("what do ya want for nothing?");
+  for (const auto& c : cases) {
+    const WrappedKey key =
+        NewKeyPair(*hsm, c.spec, KeyUsage::kGenerateVerifyMac, nullptr, KeySpecName(c.spec));
+    std::vector<uint8_t> mac, again;
+    REQUIRE_OK(hsm->GenerateMac(key, c.algorithm, message.data(), message.size(), &mac));
+    CHECK_EQ(mac.size(), c.mac_bytes);
+    REQUIRE_OK(hsm->GenerateMac(key, c.algorithm, message.data(), message.size(), &again));
+    CHECK(mac == again);
+    bool valid = false;
+    REQUIRE_OK(hsm->VerifyMac(key, c.algorithm, message.data(), message.size(), mac.data(),
+                              mac.size(), &valid));
+    CHECK(valid);
+    std::vector<uint8_t> flipped = mac;
+    flipped.back() ^= 0x80;
+    valid = true;
+    REQUIRE_OK(hsm->VerifyMac(key, c.algorithm, message.data(), message.size(), flipped.data(),
+                              flipped.size(), &valid));
+    CHECK(!valid);
+    valid = true;
+    REQUIRE_OK(hsm->VerifyMac(key, c.algorithm, message.data(), message.size(), mac.data(),
+                              mac.size() - 1, &valid));
+    CHECK(!valid);
+    const std::vector<uint8_t> other = Bytes("what do ya want for nothing!");
+    valid = true;
+    REQUIRE_OK(hsm->VerifyMac(key, c.algorithm, other.data(), other.size(), mac.data(), mac.size(),
+                              &valid));
+    CHECK(!valid);
+  }
+
+  // The unwrapped key: a non-extractable generic secret that signs and verifies only.
+  const WrappedKey key = NewKeyPair(*hsm, KeySpec::kHmac256, KeyUsage::kGenerateVerifyMac, nullptr,
+                                    "hmac-attributes");
+  std::shared_ptr<SessionObject> object;
+  REQUIRE_OK(hsm->LoadKey(key, &object));
+  Session session = RawSession(*hsm);
+  const CK_OBJECT_HANDLE h = object->handle();
+  auto is = [&](CK_ATTRIBUTE_TYPE type) { return ReadBool(*hsm, session.handle(), h, type); };
+  CHECK_EQ(is(CKA_SIGN), CK_TRUE);
+  CHECK_EQ(is(CKA_VERIFY), CK_TRUE);
+  CHECK_EQ(is(CKA_ENCRYPT), CK_FALSE);
+  CHECK_EQ(is(CKA_DECRYPT), CK_FALSE);
+  CHECK_EQ(is(CKA_SENSITIVE), CK_TRUE);
+  CHECK_EQ(is(CKA_EXTRACTABLE), CK_FALSE);
+  CHECK_EQ(ReadValue(*hsm, session.handle(), h), CKR_ATTRIBUTE_SENSITIVE);
+
+  // Refusals, with the statuses of the soft root.
+  std::vector<uint8_t> mac;
+  bool valid = true;
+  CHECK_EQ(hsm->GenerateMac(key, MacAlgorithm::kHmacSha512, message.data(), message.size(), &mac)
+               .status,
+           Status::kInvalidKeyUsage);
+  CHECK_EQ(hsm->VerifyMac(key, MacAlgorithm::kHmacSha224, message.data(), message.size(),
+                          message.data(), 28, &valid)
+               .status,
+           Status::kInvalidKeyUsage);
+  const WrappedKey aes = NewAesKey(*hsm, 1, "aes-no-mac");
+  CHECK_EQ(hsm->GenerateMac(aes, MacAlgorithm::kHmacSha256, message.data(), message.size(), &mac)
+               .status,
+           Status::kInvalidKeyUsage);
+  WrappedKey out;
+  CHECK_EQ(hsm->GenerateKey(KeySpec::kHmac256, KeyUsage::kSignVerify, 1, &out, nullptr).status,
+           Status::kInvalidKeyUsage);
+  CHECK_EQ(hsm->GenerateKey(KeySpec::kRsa2048, KeyUsage::kGenerateVerifyMac, 1, &out, nullptr)
+               .status,
+           Status::kInvalidKeyUsage);
+}
+
 HSMKMS_TEST(AlgorithmNames) {
   KeySpec spec;
   CHECK(ParseKeySpec("RSA_3072", &spec) && spec == KeySpec::kRsa3072);

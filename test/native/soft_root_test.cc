@@ -8,6 +8,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -812,6 +813,139 @@ HSMKMS_TEST(EcdsaSignatures) {
 }
 
 // --- Domain-key rotation -----------------------------------------------------------------
+
+// --- HMAC ------------------------------------------------------------------------
+
+// The MAC a spec's algorithm gives with `key`, by OpenSSL's one-shot HMAC().
+std::vector<uint8_t> HmacByHand(MacAlgorithm algorithm, const std::vector<uint8_t>& key,
+                                const std::vector<uint8_t>& message) {
+  std::vector<uint8_t> out(EVP_MAX_MD_SIZE);
+  unsigned int len = 0;
+  REQUIRE(HMAC(MacDigest(algorithm), key.data(), static_cast<int>(key.size()), message.data(),
+               message.size(), out.data(), &len) != nullptr);
+  out.resize(len);
+  return out;
+}
+
+HSMKMS_TEST(HmacKeysMacWithTheirWrappedMaterial) {
+  auto root = OpenRoot(9);
+  std::vector<uint8_t> ref;
+  REQUIRE_OK(root->CreateDomainKey(1, &ref));
+  const std::vector<uint8_t> domain_key = UnsealByHand(RootKeyBytes(9), 1, ref);
+  const struct {
+    KeySpec spec;
+    MacAlgorithm algorithm;
+    size_t key_bytes, mac_bytes;
+  } cases[] = {{KeySpec::kHmac224, MacAlgorithm::kHmacSha224, 28, 28},
+               {KeySpec::kHmac256, MacAlgorithm::kHmacSha256, 32, 32},
+               {KeySpec::kHmac384, MacAlgorithm::kHmacSha384, 48, 48},
+               {KeySpec::kHmac512, MacAlgorithm::kHmacSha512, 64, 64}};
+  const std::vector<uint8_t> message = Bytes("what do ya want for nothing?");
+  for (const auto& c : cases) {
+    const WrappedKey key = NewKey(*root, c.spec, KeyUsage::kGenerateVerifyMac, KeySpecName(c.spec));
+    CHECK(key.usage == KeyUsage::kGenerateVerifyMac);
+    // The material is the spec's length, and the MAC is HMAC with it.
+    const std::vector<uint8_t> material = UnwrapByHand(domain_key, key.blob);
+    CHECK_EQ(material.size(), c.key_bytes);
+    std::vector<uint8_t> mac;
+    REQUIRE_OK(root->GenerateMac(key, c.algorithm, message.data(), message.size(), &mac));
+    CHECK_EQ(mac.size(), c.mac_bytes);
+    CHECK(mac == HmacByHand(c.algorithm, material, message));
+
+    bool valid = false;
+    REQUIRE_OK(root->VerifyMac(key, c.algorithm, message.data(), message.size(), mac.data(),
+                               mac.size(), &valid));
+    CHECK(valid);
+    for (size_t bit : {size_t{0}, mac.size() * 8 - 1}) {
+      std::vector<uint8_t> flipped = mac;
+      flipped[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+      valid = true;
+      REQUIRE_OK(root->VerifyMac(key, c.algorithm, message.data(), message.size(), flipped.data(),
+                                 flipped.size(), &valid));
+      CHECK(!valid);
+    }
+    valid = true;  // a truncated MAC is wrong too, not an error
+    REQUIRE_OK(root->VerifyMac(key, c.algorithm, message.data(), message.size(), mac.data(),
+                               mac.size() - 1, &valid));
+    CHECK(!valid);
+  }
+}
+
+HSMKMS_TEST(HmacKeysRefuseOtherUsesAsHsmDoes) {
+  auto root = OpenRoot(10);
+  EnsureDomainKey(*root, 1);
+  WrappedKey key;
+  std::vector<uint8_t> spki;
+  // An HMAC spec makes MACs only; no other spec makes MACs.
+  CHECK_EQ(root->GenerateKey(KeySpec::kHmac256, KeyUsage::kEncryptDecrypt, 1, &key, &spki).status,
+           Status::kInvalidKeyUsage);
+  CHECK_EQ(root->GenerateKey(KeySpec::kAes256, KeyUsage::kGenerateVerifyMac, 1, &key, &spki).status,
+           Status::kInvalidKeyUsage);
+  CHECK_EQ(root->GenerateKey(KeySpec::kRsa2048, KeyUsage::kGenerateVerifyMac, 1, &key, &spki).status,
+           Status::kInvalidKeyUsage);
+  // Secret keys need no SPKI output.
+  REQUIRE_OK(root->GenerateKey(KeySpec::kHmac384, KeyUsage::kGenerateVerifyMac, 1, &key, nullptr));
+  key.id = "hmac";
+  key.version = 1;
+
+  const std::vector<uint8_t> message = Bytes("m");
+  std::vector<uint8_t> mac;
+  bool valid = true;
+  // Another algorithm than the spec's one.
+  CHECK_EQ(root->GenerateMac(key, MacAlgorithm::kHmacSha256, message.data(), message.size(), &mac)
+               .status,
+           Status::kInvalidKeyUsage);
+  CHECK_EQ(root->VerifyMac(key, MacAlgorithm::kHmacSha512, message.data(), message.size(),
+                           message.data(), message.size(), &valid)
+               .status,
+           Status::kInvalidKeyUsage);
+  // Not an encryption or signing key.
+  uint8_t iv[SoftRoot::kGcmIvSize] = {};
+  std::vector<uint8_t> out(message.size() + SoftRoot::kGcmTagSize);
+  CHECK_EQ(root->Encrypt(key, iv, kAad.data(), kAad.size(), message.data(), message.size(),
+                         out.data())
+               .status,
+           Status::kInvalidKeyUsage);
+  std::vector<uint8_t> signature;
+  CHECK_EQ(root->Sign(key, SigningAlgorithm::kEcdsaSha384, MessageType::kRaw, message.data(),
+                      message.size(), &signature)
+               .status,
+           Status::kInvalidKeyUsage);
+  // An AES key cannot make MACs.
+  const WrappedKey aes = NewKey(*root, KeySpec::kAes256, KeyUsage::kEncryptDecrypt, "aes");
+  CHECK_EQ(root->GenerateMac(aes, MacAlgorithm::kHmacSha256, message.data(), message.size(), &mac)
+               .status,
+           Status::kInvalidKeyUsage);
+  // A wrapped blob of the wrong length for the spec is not this key.
+  WrappedKey claims_512 = key;
+  claims_512.id = "claims-512";
+  claims_512.spec = KeySpec::kHmac512;
+  CHECK_EQ(root->GenerateMac(claims_512, MacAlgorithm::kHmacSha512, message.data(), message.size(),
+                             &mac)
+               .status,
+           Status::kInvalidCiphertext);
+}
+
+HSMKMS_TEST(HmacKeysMoveToANewDomainKey) {
+  auto root = OpenRoot(11);
+  std::vector<uint8_t> ref2;
+  const WrappedKey key = NewKey(*root, KeySpec::kHmac256, KeyUsage::kGenerateVerifyMac, "hmac");
+  const std::vector<uint8_t> message = Bytes("moved");
+  std::vector<uint8_t> before, after;
+  REQUIRE_OK(root->GenerateMac(key, MacAlgorithm::kHmacSha256, message.data(), message.size(),
+                               &before));
+  REQUIRE_OK(root->CreateDomainKey(2, &ref2));
+  WrappedKey moved;
+  REQUIRE_OK(root->RewrapKey(key, 2, &moved));
+  CHECK_EQ(moved.domain_version, 2u);
+  CHECK(moved.blob != key.blob);
+  // Another root that only knows domain key 2 makes the same MAC.
+  auto other = OpenRoot(11);
+  REQUIRE_OK(other->OpenDomainKey(2, ref2.data(), ref2.size()));
+  REQUIRE_OK(other->GenerateMac(moved, MacAlgorithm::kHmacSha256, message.data(), message.size(),
+                                &after));
+  CHECK(before == after);
+}
 
 HSMKMS_TEST(RewrapKeyMovesKeysToTheNewDomainKey) {
   auto root = OpenRoot(6);

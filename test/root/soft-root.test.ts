@@ -176,6 +176,28 @@ describe.each(cases)('composite operations on the $kind root', (c) => {
     }
   });
 
+  it('generateMac / verifyMac: digest-sized MACs compared in the root; the arguments are checked at once', async () => {
+    for (const [spec, algorithm, length] of [['HMAC_224', 'HMAC_SHA_224', 28], ['HMAC_512', 'HMAC_SHA_512', 64]] as const) {
+      const key = named(await root.generateKey(spec, 'GENERATE_VERIFY_MAC', 1), `cmk-${spec}`);
+      for (const message of [Buffer.alloc(0), crypto.randomBytes(4096)]) {
+        const mac = await root.generateMac(key, algorithm, message);
+        expect(mac).toHaveLength(length);
+        expect(await root.verifyMac(key, algorithm, message, mac)).toBe(true);
+        const wrong = Buffer.from(mac);
+        wrong[length - 1]! ^= 1;
+        expect(await root.verifyMac(key, algorithm, message, wrong)).toBe(false);
+        expect(await root.verifyMac(key, algorithm, message, mac.subarray(1))).toBe(false);
+      }
+    }
+    const key = named(await root.generateKey('HMAC_256', 'GENERATE_VERIFY_MAC', 1), 'cmk-hmac-args');
+    expect((await kmsRejection(root.generateMac(key, 'HMAC_SHA_384', Buffer.from('m')))).code).toBe('InvalidKeyUsageException');
+    expect((await kmsRejection(root.generateMac(source, 'HMAC_SHA_256', Buffer.from('m')))).code).toBe('InvalidKeyUsageException');
+    expect((await kmsRejection(root.generateKey('HMAC_256', 'ENCRYPT_DECRYPT', 1))).code).toBe('InvalidKeyUsageException');
+    expect(() => root.generateMac(key, 'HMAC_MD5' as never, Buffer.from('m'))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => root.generateMac(key, 'HMAC_SHA_256', 'm' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => root.verifyMac(key, 'HMAC_SHA_256', Buffer.from('m'), null as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+
   it('reEncrypt fails as decrypt does for a bad source, writing nothing', async () => {
     const iv = crypto.randomBytes(12);
     const sealed = await root.encrypt(source, iv, AAD, Buffer.from('x'.repeat(40)));

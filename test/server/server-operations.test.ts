@@ -9,7 +9,8 @@ import {
   KMSInvalidSignatureException, KMSInvalidStateException, ListAliasesCommand, ListKeyRotationsCommand, ListKeysCommand,
   ListResourceTagsCommand, NotFoundException, PutKeyPolicyCommand, ReEncryptCommand, RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand, SignCommand, TagResourceCommand, UntagResourceCommand, UpdateAliasCommand, VerifyCommand,
-  InvalidKeyUsageException, UnsupportedOperationException, AlreadyExistsException,
+  InvalidKeyUsageException, UnsupportedOperationException, AlreadyExistsException, GenerateMacCommand, VerifyMacCommand,
+  KMSInvalidMacException,
 } from '@aws-sdk/client-kms';
 import { createPublicKey, createVerify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -150,6 +151,21 @@ describe('every operation through @aws-sdk/client-kms (soft root)', () => {
         : createVerify('sha256').update('doc').verify(key, Buffer.from(signed.Signature!));
       expect(ok).toBe(true);
     }
+  });
+
+  it('GenerateMac and VerifyMac on an HMAC key; a wrong MAC is KMSInvalidMacException', async () => {
+    const created = (await kms.send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }))).KeyMetadata!;
+    expect(created).toMatchObject({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC', MacAlgorithms: ['HMAC_SHA_256'] });
+    const id = created.KeyId!;
+    const made = await kms.send(new GenerateMacCommand({ KeyId: id, Message: bytes('row 17'), MacAlgorithm: 'HMAC_SHA_256' }));
+    expect(made).toMatchObject({ KeyId: created.Arn, MacAlgorithm: 'HMAC_SHA_256' });
+    expect(made.Mac).toHaveLength(32);
+    const verified = await kms.send(new VerifyMacCommand({ KeyId: id, Message: bytes('row 17'), Mac: made.Mac, MacAlgorithm: 'HMAC_SHA_256' }));
+    expect(verified).toMatchObject({ KeyId: created.Arn, MacValid: true, MacAlgorithm: 'HMAC_SHA_256' });
+    const bad = await rejection(kms.send(new VerifyMacCommand({ KeyId: id, Message: bytes('row 18'), Mac: made.Mac, MacAlgorithm: 'HMAC_SHA_256' })));
+    expect(bad).toBeInstanceOf(KMSInvalidMacException);
+    const wrong = await rejection(kms.send(new GenerateMacCommand({ KeyId: keyId, Message: bytes('m'), MacAlgorithm: 'HMAC_SHA_256' })));
+    expect(wrong).toBeInstanceOf(InvalidKeyUsageException);
   });
 
   it('GetKeyPolicy shows the default policy naming the creator; PutKeyPolicy replaces it', async () => {

@@ -41,17 +41,21 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
       });
     });
 
+  /** The one usage of EC and HMAC specs; encryption for the others. */
+  const defaultUsage = (keySpec: string): string =>
+    keySpec.startsWith('ECC_') ? 'SIGN_VERIFY' : keySpec.startsWith('HMAC_') ? 'GENERATE_VERIFY_MAC' : 'ENCRYPT_DECRYPT';
+
   program
     .command('create-key')
     .description('create a customer master key')
-    .option('--key-spec <spec>', 'SYMMETRIC_DEFAULT, RSA_2048/3072/4096, ECC_NIST_P256/P384', 'SYMMETRIC_DEFAULT')
-    .option('--key-usage <usage>', 'ENCRYPT_DECRYPT or SIGN_VERIFY (default: by key spec)')
+    .option('--key-spec <spec>', 'SYMMETRIC_DEFAULT, RSA_2048/3072/4096, ECC_NIST_P256/P384, HMAC_224/256/384/512', 'SYMMETRIC_DEFAULT')
+    .option('--key-usage <usage>', 'ENCRYPT_DECRYPT, SIGN_VERIFY or GENERATE_VERIFY_MAC (default: by key spec)')
     .option('--description <text>', 'a description')
     .option('--tag <key=value>', 'a tag (repeatable)', collectPair)
     .action(async (_o, cmd: Command) => {
       const opts = optsOf(cmd);
       const keySpec = opts.keySpec as string;
-      const keyUsage = (opts.keyUsage as string | undefined) ?? (keySpec.startsWith('ECC_') ? 'SIGN_VERIFY' : 'ENCRYPT_DECRYPT');
+      const keyUsage = (opts.keyUsage as string | undefined) ?? defaultUsage(keySpec);
       const tags = Object.entries((opts.tag as Record<string, string> | undefined) ?? {}).map(([tagKey, tagValue]) => ({ tagKey, tagValue }));
       await withKms(opts, io, async (kms) => {
         const { keyMetadata } = await kms.createKey({

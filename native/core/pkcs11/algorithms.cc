@@ -15,10 +15,13 @@ constexpr Named<KeySpec> kKeySpecs[] = {
     {KeySpec::kAes256, "SYMMETRIC_DEFAULT"},   {KeySpec::kRsa2048, "RSA_2048"},
     {KeySpec::kRsa3072, "RSA_3072"},           {KeySpec::kRsa4096, "RSA_4096"},
     {KeySpec::kEccNistP256, "ECC_NIST_P256"}, {KeySpec::kEccNistP384, "ECC_NIST_P384"},
+    {KeySpec::kHmac224, "HMAC_224"},          {KeySpec::kHmac256, "HMAC_256"},
+    {KeySpec::kHmac384, "HMAC_384"},          {KeySpec::kHmac512, "HMAC_512"},
 };
 constexpr Named<KeyUsage> kKeyUsages[] = {
     {KeyUsage::kEncryptDecrypt, "ENCRYPT_DECRYPT"},
     {KeyUsage::kSignVerify, "SIGN_VERIFY"},
+    {KeyUsage::kGenerateVerifyMac, "GENERATE_VERIFY_MAC"},
 };
 constexpr Named<WrapAlgorithm> kWrapAlgorithms[] = {
     {WrapAlgorithm::kAesKwp, "AES_KWP_RFC5649"},
@@ -36,6 +39,12 @@ constexpr Named<SigningAlgorithm> kSigningAlgorithms[] = {
     {SigningAlgorithm::kRsaPkcs1Sha512, "RSASSA_PKCS1_V1_5_SHA_512"},
     {SigningAlgorithm::kEcdsaSha256, "ECDSA_SHA_256"},
     {SigningAlgorithm::kEcdsaSha384, "ECDSA_SHA_384"},
+};
+constexpr Named<MacAlgorithm> kMacAlgorithms[] = {
+    {MacAlgorithm::kHmacSha224, "HMAC_SHA_224"},
+    {MacAlgorithm::kHmacSha256, "HMAC_SHA_256"},
+    {MacAlgorithm::kHmacSha384, "HMAC_SHA_384"},
+    {MacAlgorithm::kHmacSha512, "HMAC_SHA_512"},
 };
 constexpr Named<MessageType> kMessageTypes[] = {
     {MessageType::kRaw, "RAW"},
@@ -87,6 +96,12 @@ const char* SigningAlgorithmName(SigningAlgorithm algorithm) noexcept {
 bool ParseSigningAlgorithm(std::string_view name, SigningAlgorithm* out) noexcept {
   return Parse(kSigningAlgorithms, name, out);
 }
+const char* MacAlgorithmName(MacAlgorithm algorithm) noexcept {
+  return NameOf(kMacAlgorithms, algorithm);
+}
+bool ParseMacAlgorithm(std::string_view name, MacAlgorithm* out) noexcept {
+  return Parse(kMacAlgorithms, name, out);
+}
 bool ParseMessageType(std::string_view name, MessageType* out) noexcept {
   return Parse(kMessageTypes, name, out);
 }
@@ -99,6 +114,22 @@ bool IsEc(KeySpec spec) noexcept {
   return spec == KeySpec::kEccNistP256 || spec == KeySpec::kEccNistP384;
 }
 
+bool IsHmac(KeySpec spec) noexcept {
+  return spec == KeySpec::kHmac224 || spec == KeySpec::kHmac256 || spec == KeySpec::kHmac384 ||
+         spec == KeySpec::kHmac512;
+}
+
+const char* KeyUsageRefusal(KeySpec spec, KeyUsage usage) noexcept {
+  if (spec == KeySpec::kAes256) {
+    return usage == KeyUsage::kEncryptDecrypt ? nullptr : "AES keys are for encryption only";
+  }
+  if (IsEc(spec)) return usage == KeyUsage::kSignVerify ? nullptr : "EC keys are for signing only";
+  if (IsHmac(spec)) {
+    return usage == KeyUsage::kGenerateVerifyMac ? nullptr : "HMAC keys are for MACs only";
+  }
+  return usage == KeyUsage::kGenerateVerifyMac ? "RSA keys cannot make MACs" : nullptr;
+}
+
 size_t KeyBits(KeySpec spec) noexcept {
   switch (spec) {
     case KeySpec::kAes256: return 256;
@@ -107,6 +138,10 @@ size_t KeyBits(KeySpec spec) noexcept {
     case KeySpec::kRsa4096: return 4096;
     case KeySpec::kEccNistP256: return 256;
     case KeySpec::kEccNistP384: return 384;
+    case KeySpec::kHmac224: return 224;
+    case KeySpec::kHmac256: return 256;
+    case KeySpec::kHmac384: return 384;
+    case KeySpec::kHmac512: return 512;
   }
   return 0;
 }
@@ -128,6 +163,26 @@ bool SigningAlgorithmFits(SigningAlgorithm algorithm, KeySpec spec) noexcept {
   if (spec == KeySpec::kEccNistP256) return algorithm == SigningAlgorithm::kEcdsaSha256;
   if (spec == KeySpec::kEccNistP384) return algorithm == SigningAlgorithm::kEcdsaSha384;
   return false;
+}
+
+bool MacAlgorithmFits(MacAlgorithm algorithm, KeySpec spec) noexcept {
+  switch (spec) {
+    case KeySpec::kHmac224: return algorithm == MacAlgorithm::kHmacSha224;
+    case KeySpec::kHmac256: return algorithm == MacAlgorithm::kHmacSha256;
+    case KeySpec::kHmac384: return algorithm == MacAlgorithm::kHmacSha384;
+    case KeySpec::kHmac512: return algorithm == MacAlgorithm::kHmacSha512;
+    default: return false;
+  }
+}
+
+const EVP_MD* MacDigest(MacAlgorithm algorithm) noexcept {
+  switch (algorithm) {
+    case MacAlgorithm::kHmacSha224: return EVP_sha224();
+    case MacAlgorithm::kHmacSha256: return EVP_sha256();
+    case MacAlgorithm::kHmacSha384: return EVP_sha384();
+    case MacAlgorithm::kHmacSha512: return EVP_sha512();
+  }
+  return EVP_sha256();
 }
 
 const EVP_MD* SigningDigest(SigningAlgorithm algorithm) noexcept {

@@ -10,8 +10,19 @@
 
 namespace hsmkms::pkcs11 {
 
-enum class KeySpec { kAes256, kRsa2048, kRsa3072, kRsa4096, kEccNistP256, kEccNistP384 };
-enum class KeyUsage { kEncryptDecrypt, kSignVerify };
+enum class KeySpec {
+  kAes256,
+  kRsa2048,
+  kRsa3072,
+  kRsa4096,
+  kEccNistP256,
+  kEccNistP384,
+  kHmac224,
+  kHmac256,
+  kHmac384,
+  kHmac512,
+};
+enum class KeyUsage { kEncryptDecrypt, kSignVerify, kGenerateVerifyMac };
 // How a domain key wraps CMK material. Stored with each wrapped key by name;
 // each token maps it to its own mechanism (RFC 5649 is 0x210A on SoftHSM and
 // nShield, 0x210B KWP on PKCS#11 3.x tokens).
@@ -27,6 +38,8 @@ enum class SigningAlgorithm {
   kEcdsaSha256,
   kEcdsaSha384,
 };
+// HMAC with the SHA-2 digest of the key spec (AWS pairs HMAC_256 with HMAC_SHA_256, ...).
+enum class MacAlgorithm { kHmacSha224, kHmacSha256, kHmacSha384, kHmacSha512 };
 // Whether Sign/Verify get the message (hashed on the host) or its digest.
 enum class MessageType { kRaw, kDigest };
 
@@ -45,18 +58,30 @@ enum class MessageType { kRaw, kDigest };
 // "RSASSA_PSS_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "ECDSA_SHA_256", ...
 [[nodiscard]] const char* SigningAlgorithmName(SigningAlgorithm algorithm) noexcept;
 [[nodiscard]] bool ParseSigningAlgorithm(std::string_view name, SigningAlgorithm* out) noexcept;
+// "HMAC_SHA_224", ..., "HMAC_SHA_512".
+[[nodiscard]] const char* MacAlgorithmName(MacAlgorithm algorithm) noexcept;
+[[nodiscard]] bool ParseMacAlgorithm(std::string_view name, MacAlgorithm* out) noexcept;
 // "RAW", "DIGEST".
 [[nodiscard]] bool ParseMessageType(std::string_view name, MessageType* out) noexcept;
 
 [[nodiscard]] bool IsRsa(KeySpec spec) noexcept;
 [[nodiscard]] bool IsEc(KeySpec spec) noexcept;
-// Modulus bits for RSA, field bits for EC, 256 for AES.
+[[nodiscard]] bool IsHmac(KeySpec spec) noexcept;
+// Why a key of `spec` cannot have `usage` (null when it can): AES keys
+// encrypt, EC keys sign, HMAC keys make MACs, RSA keys encrypt or sign.
+[[nodiscard]] const char* KeyUsageRefusal(KeySpec spec, KeyUsage usage) noexcept;
+// Modulus bits for RSA, field bits for EC, 256 for AES, key bits for HMAC
+// (224 for HMAC_224: AWS's key lengths).
 [[nodiscard]] size_t KeyBits(KeySpec spec) noexcept;
 // Whether `algorithm` can sign with a key of `spec` (AWS pairs P-256 with
 // SHA-256 and P-384 with SHA-384).
 [[nodiscard]] bool SigningAlgorithmFits(SigningAlgorithm algorithm, KeySpec spec) noexcept;
 [[nodiscard]] bool IsPss(SigningAlgorithm algorithm) noexcept;
 [[nodiscard]] bool IsPkcs1(SigningAlgorithm algorithm) noexcept;
+// Whether `algorithm` is the one MAC algorithm of an HMAC key of `spec`.
+[[nodiscard]] bool MacAlgorithmFits(MacAlgorithm algorithm, KeySpec spec) noexcept;
+// The digest of a MAC algorithm (OpenSSL's static methods; never null).
+[[nodiscard]] const EVP_MD* MacDigest(MacAlgorithm algorithm) noexcept;
 
 // The host digest of a signing algorithm or OAEP hash (OpenSSL's static
 // methods; never null).

@@ -36,6 +36,17 @@ CK_ATTRIBUTE Mechanisms(const CK_MECHANISM_TYPE (&mechanisms)[N]) noexcept {
   return {CKA_ALLOWED_MECHANISMS, const_cast<CK_MECHANISM_TYPE*>(mechanisms),
           static_cast<CK_ULONG>(sizeof(mechanisms))};
 }
+
+// The token mechanism of an HMAC key spec's one MAC algorithm.
+CK_MECHANISM_TYPE HmacMechanism(KeySpec spec) noexcept {
+  switch (spec) {
+    case KeySpec::kHmac224: return CKM_SHA224_HMAC;
+    case KeySpec::kHmac384: return CKM_SHA384_HMAC;
+    case KeySpec::kHmac512: return CKM_SHA512_HMAC;
+    default: return CKM_SHA256_HMAC;
+  }
+}
+
 template <size_t N>
 constexpr CK_ULONG Count(const CK_ATTRIBUTE (&)[N]) noexcept {
   return N;
@@ -464,8 +475,8 @@ HsmResult Hsm::ResolveKey(Attempt& attempt, const WrappedKey& key,
   // explicitly (TOKEN, SENSITIVE, EXTRACTABLE, COPYABLE), or the token
   // refuses it; usage and allowed mechanisms narrow what the key can do.
   const CK_OBJECT_CLASS secret = CKO_SECRET_KEY, private_key = CKO_PRIVATE_KEY;
-  const CK_KEY_TYPE aes = CKK_AES, rsa = CKK_RSA, ec = CKK_EC;
-  const bool is_rsa = IsRsa(key.spec), is_ec = IsEc(key.spec);
+  const CK_KEY_TYPE aes = CKK_AES, rsa = CKK_RSA, ec = CKK_EC, generic = CKK_GENERIC_SECRET;
+  const bool is_rsa = IsRsa(key.spec), is_ec = IsEc(key.spec), is_hmac = IsHmac(key.spec);
   const bool decrypt = key.usage == KeyUsage::kEncryptDecrypt;
   static constexpr CK_MECHANISM_TYPE kAesMechanisms[] = {CKM_AES_GCM};
   static constexpr CK_MECHANISM_TYPE kRsaDecryptMechanisms[] = {CKM_RSA_PKCS_OAEP, CKM_RSA_X_509};
@@ -476,12 +487,18 @@ HsmResult Hsm::ResolveKey(Attempt& attempt, const WrappedKey& key,
     allowed = decrypt ? Mechanisms(kRsaDecryptMechanisms) : Mechanisms(kRsaSignMechanisms);
   }
   if (is_ec) allowed = Mechanisms(kEcMechanisms);
+  // One HMAC mechanism per key spec, as one MAC algorithm per AWS key spec.
+  CK_MECHANISM_TYPE hmac_mechanism[] = {CKM_SHA256_HMAC};
+  if (is_hmac) {
+    hmac_mechanism[0] = HmacMechanism(key.spec);
+    allowed = Mechanisms(hmac_mechanism);
+  }
   const bool symmetric = !is_rsa && !is_ec;
   CK_ATTRIBUTE unwrap_template[16];
   CK_ULONG attribute_count = 0;
   auto add = [&](CK_ATTRIBUTE attr) { unwrap_template[attribute_count++] = attr; };
   add(Attr(CKA_CLASS, symmetric ? secret : private_key));
-  add(Attr(CKA_KEY_TYPE, symmetric ? aes : (is_rsa ? rsa : ec)));
+  add(Attr(CKA_KEY_TYPE, is_hmac ? generic : symmetric ? aes : (is_rsa ? rsa : ec)));
   add(Attr(CKA_TOKEN, kFalse));
   add(Attr(CKA_PRIVATE, config_.private_session_keys ? kTrue : kFalse));
   add(Attr(CKA_SENSITIVE, kTrue));
@@ -493,9 +510,10 @@ HsmResult Hsm::ResolveKey(Attempt& attempt, const WrappedKey& key,
   add(Attr(CKA_DERIVE, kFalse));
   add(allowed);
   if (symmetric) {  // private keys have neither
-    add(Attr(CKA_ENCRYPT, kTrue));
+    add(Attr(CKA_ENCRYPT, is_hmac ? kFalse : kTrue));
     add(Attr(CKA_WRAP, kFalse));
   }
+  if (is_hmac) add(Attr(CKA_VERIFY, kTrue));  // the MAC is checked inside the token
   // Last: SoftHSM applies a template in order and refuses any attribute
   // after MODIFIABLE=FALSE (CKR_ATTRIBUTE_READ_ONLY).
   add(Attr(CKA_MODIFIABLE, kFalse));
@@ -544,20 +562,22 @@ HsmResult Hsm::WrapWithDomainKey(Attempt& attempt, uint32_t domain_version, CK_O
   return HsmResult::Ok();
 }
 
-HsmResult Hsm::GenerateSecretKey(Attempt& attempt, WrappedKey* out) {
+HsmResult Hsm::GenerateSecretKey(Attempt& attempt, KeySpec spec, WrappedKey* out) {
   const CK_SESSION_HANDLE session = attempt.session.handle();
+  const bool hmac = IsHmac(spec);
   const CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-  const CK_KEY_TYPE type = CKK_AES;
-  const CK_ULONG value_len = 32;
+  const CK_KEY_TYPE type = hmac ? CKK_GENERIC_SECRET : CKK_AES;
+  const CK_ULONG value_len = static_cast<CK_ULONG>(KeyBits(spec) / 8);
   // A transient session object: extractable only so that the domain key can
   // wrap it, destroyed right after.
   const CK_ATTRIBUTE key_template[] = {
       Attr(CKA_CLASS, cls),         Attr(CKA_KEY_TYPE, type),       Attr(CKA_VALUE_LEN, value_len),
       Attr(CKA_TOKEN, kFalse),      Attr(CKA_PRIVATE, kTrue),       Attr(CKA_SENSITIVE, kTrue),
-      Attr(CKA_EXTRACTABLE, kTrue), Attr(CKA_ENCRYPT, kTrue),       Attr(CKA_DECRYPT, kTrue),
-      Attr(CKA_WRAP, kFalse),       Attr(CKA_UNWRAP, kFalse),
+      Attr(CKA_EXTRACTABLE, kTrue), Attr(CKA_ENCRYPT, hmac ? kFalse : kTrue),
+      Attr(CKA_DECRYPT, hmac ? kFalse : kTrue), Attr(CKA_SIGN, hmac ? kTrue : kFalse),
+      Attr(CKA_VERIFY, hmac ? kTrue : kFalse), Attr(CKA_WRAP, kFalse), Attr(CKA_UNWRAP, kFalse),
   };
-  CK_MECHANISM mechanism{CKM_AES_KEY_GEN, nullptr, 0};
+  CK_MECHANISM mechanism{hmac ? CKM_GENERIC_SECRET_KEY_GEN : CKM_AES_KEY_GEN, nullptr, 0};
   ScopedObject key(p11_, session);
   const CK_RV rv = p11_->C_GenerateKey(session, &mechanism, const_cast<CK_ATTRIBUTE*>(key_template),
                                        Count(key_template), key.out());
@@ -625,14 +645,8 @@ HsmResult Hsm::GenerateKeyPairOnce(Attempt& attempt, KeySpec spec, KeyUsage usag
 
 HsmResult Hsm::GenerateKey(KeySpec spec, KeyUsage usage, uint32_t domain_version,
                            WrappedKey* out, std::vector<uint8_t>* spki) {
-  if (spec == KeySpec::kAes256) {
-    if (usage != KeyUsage::kEncryptDecrypt) {
-      return HsmResult::Error(core::Status::kInvalidKeyUsage, nullptr,
-                              "AES keys are for encryption only");
-    }
-  } else if (IsEc(spec) && usage != KeyUsage::kSignVerify) {
-    return HsmResult::Error(core::Status::kInvalidKeyUsage, nullptr,
-                            "EC keys are for signing only");
+  if (const char* refusal = KeyUsageRefusal(spec, usage)) {
+    return HsmResult::Error(core::Status::kInvalidKeyUsage, nullptr, refusal);
   }
   out->spec = spec;
   out->usage = usage;
@@ -641,7 +655,7 @@ HsmResult Hsm::GenerateKey(KeySpec spec, KeyUsage usage, uint32_t domain_version
   return Execute([&](Attempt& attempt) -> HsmResult {
     HsmResult result = Lease(attempt);
     if (!result.ok()) return result;
-    if (spec == KeySpec::kAes256) return GenerateSecretKey(attempt, out);
+    if (spec == KeySpec::kAes256 || IsHmac(spec)) return GenerateSecretKey(attempt, spec, out);
     return GenerateKeyPairOnce(attempt, spec, usage, out, spki);
   });
 }
@@ -902,6 +916,74 @@ HsmResult Hsm::Sign(const WrappedKey& key, SigningAlgorithm algorithm, MessageTy
     if (status != core::Status::kOk) {
       return HsmResult::Error(status, "C_Sign", "cannot encode the ECDSA signature");
     }
+    return HsmResult::Ok();
+  });
+}
+
+// --- HMAC ------------------------------------------------------------------------------------
+
+HsmResult Hsm::StartMac(Attempt& attempt, const WrappedKey& key, bool verify) {
+  std::shared_ptr<SessionObject> object;
+  HsmResult result = ResolveKey(attempt, key, &object);
+  if (!result.ok()) return result;
+  result = Lease(attempt);
+  if (!result.ok()) return result;
+  CK_MECHANISM mechanism{HmacMechanism(key.spec), nullptr, 0};
+  const CK_SESSION_HANDLE session = attempt.session.handle();
+  const CK_RV rv = verify ? p11_->C_VerifyInit(session, &mechanism, object->handle())
+                          : p11_->C_SignInit(session, &mechanism, object->handle());
+  if (rv != CKR_OK) return HsmResult::FromRv(rv, verify ? "C_VerifyInit" : "C_SignInit");
+  return HsmResult::Ok();
+}
+
+HsmResult Hsm::GenerateMac(const WrappedKey& key, MacAlgorithm algorithm, const uint8_t* data,
+                           size_t len, std::vector<uint8_t>* mac) {
+  if (key.usage != KeyUsage::kGenerateVerifyMac || !MacAlgorithmFits(algorithm, key.spec)) {
+    return HsmResult::Error(core::Status::kInvalidKeyUsage, nullptr,
+                            "the key cannot make a MAC with this algorithm");
+  }
+  if (mac == nullptr) return HsmResult::Error(core::Status::kValidation, nullptr, "no output");
+  const size_t mac_size = static_cast<size_t>(EVP_MD_get_size(MacDigest(algorithm)));
+  uint8_t none = 0;  // tokens reject a null pointer even for zero bytes
+  return Execute([&](Attempt& attempt) -> HsmResult {
+    HsmResult result = StartMac(attempt, key, false);
+    if (!result.ok()) return result;
+    mac->resize(mac_size);
+    CK_ULONG mac_len = static_cast<CK_ULONG>(mac->size());
+    const uint8_t* input = len == 0 ? &none : data;
+    const CK_RV rv = p11_->C_Sign(attempt.session.handle(), const_cast<uint8_t*>(input),
+                                  static_cast<CK_ULONG>(len), mac->data(), &mac_len);
+    if (rv != CKR_OK) return HsmResult::FromRv(rv, "C_Sign");
+    if (mac_len != mac_size) {
+      return HsmResult::Error(core::Status::kInternal, "C_Sign", "unexpected MAC length");
+    }
+    return HsmResult::Ok();
+  });
+}
+
+HsmResult Hsm::VerifyMac(const WrappedKey& key, MacAlgorithm algorithm, const uint8_t* data,
+                         size_t len, const uint8_t* mac, size_t mac_len, bool* valid) {
+  if (key.usage != KeyUsage::kGenerateVerifyMac || !MacAlgorithmFits(algorithm, key.spec)) {
+    return HsmResult::Error(core::Status::kInvalidKeyUsage, nullptr,
+                            "the key cannot verify a MAC with this algorithm");
+  }
+  if (valid == nullptr) return HsmResult::Error(core::Status::kValidation, nullptr, "no output");
+  *valid = false;
+  // A MAC of another length is wrong whatever its bytes (lengths are public).
+  const size_t mac_size = static_cast<size_t>(EVP_MD_get_size(MacDigest(algorithm)));
+  if (mac_len != mac_size) return HsmResult::Ok();
+  uint8_t none = 0;
+  return Execute([&](Attempt& attempt) -> HsmResult {
+    HsmResult result = StartMac(attempt, key, true);
+    if (!result.ok()) return result;
+    // The token compares: the MAC never leaves it.
+    const uint8_t* input = len == 0 ? &none : data;
+    const CK_RV rv = p11_->C_Verify(attempt.session.handle(), const_cast<uint8_t*>(input),
+                                    static_cast<CK_ULONG>(len), const_cast<uint8_t*>(mac),
+                                    static_cast<CK_ULONG>(mac_len));
+    if (rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE) return HsmResult::Ok();
+    if (rv != CKR_OK) return HsmResult::FromRv(rv, "C_Verify");
+    *valid = true;
     return HsmResult::Ok();
   });
 }

@@ -155,6 +155,14 @@ class Hsm final : public core::RootOfTrust {
                                MessageType type, const uint8_t* data, size_t len,
                                std::vector<uint8_t>* signature) override;
 
+  // --- HMAC -----------------------------------------------------------------------
+  [[nodiscard]] HsmResult GenerateMac(const WrappedKey& key, MacAlgorithm algorithm,
+                                      const uint8_t* data, size_t len,
+                                      std::vector<uint8_t>* mac) override;
+  [[nodiscard]] HsmResult VerifyMac(const WrappedKey& key, MacAlgorithm algorithm,
+                                    const uint8_t* data, size_t len, const uint8_t* mac,
+                                    size_t mac_len, bool* valid) override;
+
   // --- The unwrapped-key cache ------------------------------------------------------
   // The key's session object, unwrapped on a miss (operations do this
   // themselves; use it to warm the cache or to inspect the object).
@@ -200,7 +208,9 @@ class Hsm final : public core::RootOfTrust {
                                      std::shared_ptr<SessionObject>* out);
   [[nodiscard]] HsmResult WrapWithDomainKey(Attempt& attempt, uint32_t domain_version,
                                             CK_OBJECT_HANDLE key, std::vector<uint8_t>* blob);
-  [[nodiscard]] HsmResult GenerateSecretKey(Attempt& attempt, WrappedKey* out);
+  [[nodiscard]] HsmResult GenerateSecretKey(Attempt& attempt, KeySpec spec, WrappedKey* out);
+  // C_SignInit (or C_VerifyInit) with an HMAC key's mechanism, in the attempt's session.
+  [[nodiscard]] HsmResult StartMac(Attempt& attempt, const WrappedKey& key, bool verify);
   [[nodiscard]] HsmResult GenerateKeyPairOnce(Attempt& attempt, KeySpec spec, KeyUsage usage,
                                               WrappedKey* out, std::vector<uint8_t>* spki);
 

@@ -1,6 +1,8 @@
 #include "soft_root.h"
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include <cstring>
 #include <mutex>
@@ -16,6 +18,7 @@ namespace {
 
 using core::Status;
 using pkcs11::IsEc;
+using pkcs11::IsHmac;
 using pkcs11::IsRsa;
 using pkcs11::WrapAlgorithm;
 
@@ -40,7 +43,23 @@ HsmResult NoThrow(Op&& op) noexcept {
 }
 
 bool KnownSpec(KeySpec spec) noexcept {
-  return spec == KeySpec::kAes256 || IsRsa(spec) || IsEc(spec);
+  return spec == KeySpec::kAes256 || IsRsa(spec) || IsEc(spec) || IsHmac(spec);
+}
+
+// Raw key bytes of a secret (not key pair) spec: AES-256 and HMAC keys.
+bool IsSecret(KeySpec spec) noexcept { return spec == KeySpec::kAes256 || IsHmac(spec); }
+
+// HMAC of `data` under `key` with `algorithm`'s digest (OpenSSL's EVP_MAC).
+Status ComputeMac(const core::SecureBytes& key, MacAlgorithm algorithm, const uint8_t* data,
+                  size_t len, uint8_t* out, size_t* out_len) noexcept {
+  const char* digest = EVP_MD_get0_name(pkcs11::MacDigest(algorithm));
+  static const uint8_t kNone = 0;  // EVP_Q_mac wants a pointer even for zero bytes
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, digest, nullptr, key.data(), key.size(),
+                len == 0 ? &kNone : data, len, out, EVP_MAX_MD_SIZE, out_len) == nullptr) {
+    ERR_clear_error();
+    return Status::kInternal;
+  }
+  return Status::kOk;
 }
 
 }  // namespace
@@ -152,18 +171,14 @@ HsmResult SoftRoot::GenerateRandom(uint8_t* out, size_t len) {
 HsmResult SoftRoot::GenerateKey(KeySpec spec, KeyUsage usage, uint32_t domain_version,
                                 WrappedKey* out, std::vector<uint8_t>* spki) {
   // Hsm's checks, in Hsm's order.
-  if (spec == KeySpec::kAes256) {
-    if (usage != KeyUsage::kEncryptDecrypt) {
-      return Error(Status::kInvalidKeyUsage, "AES keys are for encryption only");
-    }
-  } else if (IsEc(spec) && usage != KeyUsage::kSignVerify) {
-    return Error(Status::kInvalidKeyUsage, "EC keys are for signing only");
+  if (const char* refusal = pkcs11::KeyUsageRefusal(spec, usage)) {
+    return Error(Status::kInvalidKeyUsage, refusal);
   }
-  if (!KnownSpec(spec) ||
-      (usage != KeyUsage::kEncryptDecrypt && usage != KeyUsage::kSignVerify)) {
+  if (!KnownSpec(spec) || (usage != KeyUsage::kEncryptDecrypt && usage != KeyUsage::kSignVerify &&
+                           usage != KeyUsage::kGenerateVerifyMac)) {
     return Error(Status::kValidation, "unknown key spec or usage");
   }
-  if (out == nullptr || (spec != KeySpec::kAes256 && spki == nullptr)) {
+  if (out == nullptr || (!IsSecret(spec) && spki == nullptr)) {
     return Error(Status::kValidation, "no output");
   }
   out->spec = spec;
@@ -177,8 +192,8 @@ HsmResult SoftRoot::GenerateKey(KeySpec spec, KeyUsage usage, uint32_t domain_ve
 
     core::SecureBytes material;
     std::vector<uint8_t> public_der;
-    if (spec == KeySpec::kAes256) {
-      material = core::SecureBytes(core::AesGcmKey::kKeySize);
+    if (IsSecret(spec)) {
+      material = core::SecureBytes(pkcs11::KeyBits(spec) / 8);
       if (core::PrivateRandomBytes(material.data(), material.size()) != Status::kOk) {
         return Error(Status::kInternal, "the random generator failed");
       }
@@ -191,7 +206,7 @@ HsmResult SoftRoot::GenerateKey(KeySpec spec, KeyUsage usage, uint32_t domain_ve
                                      material.size(), &blob);
     if (status != Status::kOk) return Error(status, "cannot wrap the key");
     out->blob = std::move(blob);
-    if (spec != KeySpec::kAes256) *spki = std::move(public_der);
+    if (!IsSecret(spec)) *spki = std::move(public_der);
     return HsmResult::Ok();
   });
 }
@@ -235,6 +250,11 @@ HsmResult SoftRoot::Resolve(const WrappedKey& key, std::shared_ptr<const Unwrapp
     // Import checks the length: anything but 32 bytes is not this key.
     status = core::AesGcmKey::Import(material.data(), material.size(), &unwrapped->aes);
     if (status == Status::kValidation) status = Status::kInvalidCiphertext;
+  } else if (IsHmac(key.spec)) {
+    // Anything but the spec's length is not this key.
+    status = material.size() == pkcs11::KeyBits(key.spec) / 8 ? Status::kOk
+                                                              : Status::kInvalidCiphertext;
+    if (status == Status::kOk) unwrapped->mac_key = std::move(material);
   } else {
     status = PrivateKey::FromPkcs8(key.spec, material.data(), material.size(),
                                    &unwrapped->private_key);
@@ -259,8 +279,8 @@ HsmResult SoftRoot::RewrapKey(const WrappedKey& key, uint32_t domain_version, Wr
     if (!result.ok()) return result;
     // Never carry garbage forward under a new domain key.
     Status status = Status::kOk;
-    if (key.spec == KeySpec::kAes256) {
-      if (material.size() != core::AesGcmKey::kKeySize) status = Status::kInvalidCiphertext;
+    if (IsSecret(key.spec)) {
+      if (material.size() != pkcs11::KeyBits(key.spec) / 8) status = Status::kInvalidCiphertext;
     } else {
       std::unique_ptr<PrivateKey> parsed;
       status = PrivateKey::FromPkcs8(key.spec, material.data(), material.size(), &parsed);
@@ -385,6 +405,52 @@ HsmResult SoftRoot::Sign(const WrappedKey& key, SigningAlgorithm algorithm, Mess
     const Status status =
         unwrapped->private_key->SignDigest(algorithm, digest, digest_len, signature);
     if (status != Status::kOk) return Error(status, "signing failed");
+    return HsmResult::Ok();
+  });
+}
+
+// --- HMAC --------------------------------------------------------------------------------
+
+HsmResult SoftRoot::GenerateMac(const WrappedKey& key, MacAlgorithm algorithm, const uint8_t* data,
+                                size_t len, std::vector<uint8_t>* mac) {
+  if (key.usage != KeyUsage::kGenerateVerifyMac || !pkcs11::MacAlgorithmFits(algorithm, key.spec)) {
+    return Error(Status::kInvalidKeyUsage, "the key cannot make a MAC with this algorithm");
+  }
+  if (mac == nullptr) return Error(Status::kValidation, "no output");
+  return NoThrow([&]() -> HsmResult {
+    std::shared_ptr<const UnwrappedKey> unwrapped;
+    HsmResult result = Resolve(key, &unwrapped);
+    if (!result.ok()) return result;
+    mac->resize(EVP_MAX_MD_SIZE);
+    size_t mac_len = 0;
+    if (ComputeMac(unwrapped->mac_key, algorithm, data, len, mac->data(), &mac_len) != Status::kOk) {
+      return Error(Status::kInternal, "HMAC failed");
+    }
+    mac->resize(mac_len);
+    return HsmResult::Ok();
+  });
+}
+
+HsmResult SoftRoot::VerifyMac(const WrappedKey& key, MacAlgorithm algorithm, const uint8_t* data,
+                              size_t len, const uint8_t* mac, size_t mac_len, bool* valid) {
+  if (key.usage != KeyUsage::kGenerateVerifyMac || !pkcs11::MacAlgorithmFits(algorithm, key.spec)) {
+    return Error(Status::kInvalidKeyUsage, "the key cannot verify a MAC with this algorithm");
+  }
+  if (valid == nullptr) return Error(Status::kValidation, "no output");
+  *valid = false;
+  return NoThrow([&]() -> HsmResult {
+    std::shared_ptr<const UnwrappedKey> unwrapped;
+    HsmResult result = Resolve(key, &unwrapped);
+    if (!result.ok()) return result;
+    uint8_t expected[EVP_MAX_MD_SIZE];
+    size_t expected_len = 0;
+    if (ComputeMac(unwrapped->mac_key, algorithm, data, len, expected, &expected_len) !=
+        Status::kOk) {
+      return Error(Status::kInternal, "HMAC failed");
+    }
+    // Lengths are public; the bytes are compared in constant time.
+    *valid = mac_len == expected_len && CRYPTO_memcmp(expected, mac, expected_len) == 0;
+    OPENSSL_cleanse(expected, sizeof(expected));
     return HsmResult::Ok();
   });
 }

@@ -41,6 +41,7 @@ namespace hsmkms::soft {
 using pkcs11::HsmResult;
 using pkcs11::KeySpec;
 using pkcs11::KeyUsage;
+using pkcs11::MacAlgorithm;
 using pkcs11::MessageType;
 using pkcs11::OaepHash;
 using pkcs11::SigningAlgorithm;
@@ -132,6 +133,14 @@ class SoftRoot final : public core::RootOfTrust {
   [[nodiscard]] HsmResult Sign(const WrappedKey& key, SigningAlgorithm algorithm,
                                MessageType type, const uint8_t* data, size_t len,
                                std::vector<uint8_t>* signature) override;
+
+  // --- HMAC -----------------------------------------------------------------------
+  [[nodiscard]] HsmResult GenerateMac(const WrappedKey& key, MacAlgorithm algorithm,
+                                      const uint8_t* data, size_t len,
+                                      std::vector<uint8_t>* mac) override;
+  [[nodiscard]] HsmResult VerifyMac(const WrappedKey& key, MacAlgorithm algorithm,
+                                    const uint8_t* data, size_t len, const uint8_t* mac,
+                                    size_t mac_len, bool* valid) override;
 
   // --- Cache and diagnostics ----------------------------------------------------
   void EvictKey(const std::string& id, uint32_t version) override;
