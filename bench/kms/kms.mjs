@@ -4,7 +4,8 @@
 // the same token, in one process and one run:
 //
 //   encrypt / decrypt 32 B and 4 KiB (encryption context of two pairs),
-//   generateDataKey AES_256, generateRandom 32 B, sign ECDSA_SHA_256 (32 B RAW message)
+//   generateDataKey AES_256, generateRandom 32 B, sign ECDSA_SHA_256 (32 B RAW message),
+//   generateMac HMAC_SHA_256 (32 B message)
 //
 //   hsmkms     Kms (SQLite store in a temp dir, audit group commit 100 ms,
 //              default HSM threads), 1 and 64 in flight; encrypt and decrypt
@@ -46,6 +47,7 @@ const kms = await openKms(privateSessionKeys, 'kms.db');
 const publicKms = await openKms(false, 'kms-public.db');
 const aesId = (await kms.createKey({ keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT' })).keyMetadata.keyId;
 const ecId = (await kms.createKey({ keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' })).keyMetadata.keyId;
+const hmacId = (await kms.createKey({ keySpec: 'HMAC_256', keyUsage: 'GENERATE_VERIFY_MAC' })).keyMetadata.keyId;
 const encryptionContext = { tenant: 'bench', purpose: 'kms-suite' };
 const input = { 32: crypto.randomBytes(32), 4096: crypto.randomBytes(4096) };
 const blobs = {};
@@ -59,6 +61,7 @@ const HSMKMS = {
   'data-key': () => kms.generateDataKey({ keyId: aesId, keySpec: 'AES_256', encryptionContext }),
   'random-32': () => kms.generateRandom({ numberOfBytes: 32 }),
   sign: () => kms.sign({ keyId: ecId, message: input[32], messageType: 'RAW', signingAlgorithm: 'ECDSA_SHA_256' }),
+  mac: () => kms.generateMac({ keyId: hmacId, message: input[32], macAlgorithm: 'HMAC_SHA_256' }),
 };
 const publicAesId = (await publicKms.createKey({ keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT' })).keyMetadata.keyId;
 const publicBlob = (await publicKms.encrypt({ keyId: publicAesId, plaintext: input[32], encryptionContext })).ciphertextBlob;
@@ -86,6 +89,7 @@ const OPS = [
   { id: 'data-key', label: 'generateDataKey AES_256' },
   { id: 'random-32', label: 'generateRandom 32 B' },
   { id: 'sign', label: 'sign ECDSA_SHA_256 (32 B message)' },
+  { id: 'mac', label: 'generateMac HMAC_SHA_256 (32 B message)' },
 ];
 const VARIANTS = [
   { id: 'hsmkms-1', label: 'hsmkms Kms, 1 in flight', hsmkms: true, inFlight: 1 },

@@ -21,6 +21,11 @@ export function openRawPkcs11({ token, sessions: count, input, aad }) {
     attrs({ CKA_TOKEN: true, CKA_VERIFY: true, CKA_EC_PARAMS: P256_OID, CKA_LABEL: 'bench-raw-ec' }),
     attrs({ CKA_TOKEN: true, CKA_PRIVATE: true, CKA_SENSITIVE: true, CKA_EXTRACTABLE: false, CKA_SIGN: true, CKA_LABEL: 'bench-raw-ec' }));
 
+  const hmac = p11.C_GenerateKey(s0, { mechanism: P.CKM_GENERIC_SECRET_KEY_GEN }, attrs({
+    CKA_CLASS: P.CKO_SECRET_KEY, CKA_KEY_TYPE: P.CKK_GENERIC_SECRET, CKA_VALUE_LEN: 32, CKA_TOKEN: true, CKA_PRIVATE: true,
+    CKA_SENSITIVE: true, CKA_EXTRACTABLE: false, CKA_SIGN: true, CKA_VERIFY: true, CKA_LABEL: 'bench-raw-hmac',
+  }));
+
   const iv = crypto.randomBytes(12);
   const gcm = { mechanism: P.CKM_AES_GCM, parameter: { type: P.CK_PARAMS_GCM, iv, aad, ivBits: 96, tagBits: 128 } };
   const sealed = {};
@@ -74,6 +79,16 @@ export function openRawPkcs11({ token, sessions: count, input, aad }) {
       return p11.C_SignAsync(s, sha256(message), Buffer.allocUnsafe(64));
     },
   };
+  const mac = {
+    sync: (s) => {
+      p11.C_SignInit(s, { mechanism: P.CKM_SHA256_HMAC }, hmac);
+      return p11.C_Sign(s, message, Buffer.allocUnsafe(32));
+    },
+    async: (s) => {
+      p11.C_SignInit(s, { mechanism: P.CKM_SHA256_HMAC }, hmac);
+      return p11.C_SignAsync(s, message, Buffer.allocUnsafe(32));
+    },
+  };
   return {
     version,
     sessions,
@@ -86,6 +101,7 @@ export function openRawPkcs11({ token, sessions: count, input, aad }) {
       'data-key': dataKey,
       'random-32': { sync: (s) => p11.C_GenerateRandom(s, Buffer.allocUnsafe(32)) },
       sign,
+      mac,
     },
     // What each row's pkcs11js side does (the report prints it).
     methods: {
@@ -96,6 +112,7 @@ export function openRawPkcs11({ token, sessions: count, input, aad }) {
       'data-key': 'C_GenerateRandom 32 B (the key) + C_GenerateRandom 12 B (the IV) + C_EncryptInit + C_Encrypt AES-GCM of the 32 B; only the encrypt async',
       'random-32': 'C_GenerateRandom 32 B (pkcs11js has no async C_GenerateRandom)',
       sign: 'SHA-256 of the 32 B message in JS (node:crypto, on the JS thread) + C_SignInit CKM_ECDSA + C_Sign, token P-256 key',
+      mac: 'C_SignInit CKM_SHA256_HMAC + C_Sign of the 32 B message, token 256-bit generic secret key',
     },
   };
 }
