@@ -88,8 +88,9 @@ describe('HSM faults under a mixed load', () => {
     });
     const symmetric = (await kms.createKey({})).keyMetadata.keyId;
     const signing = (await kms.createKey({ keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' } as never)).keyMetadata.keyId;
+    const mac = (await kms.createKey({ keySpec: 'HMAC_256', keyUsage: 'GENERATE_VERIFY_MAC' })).keyMetadata.keyId;
     const { publicKey } = await kms.getPublicKey({ keyId: signing });
-    const load = new MixedLoad(kms, { symmetric, signing, signingSpki: publicKey }, DEADLINE_MS, OUTAGE_CODES);
+    const load = new MixedLoad(kms, { symmetric, signing, signingSpki: publicKey, mac }, DEADLINE_MS, OUTAGE_CODES);
     await load.seed(32);
     const root = kmsContext(kms).root;
 

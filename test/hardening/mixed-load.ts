@@ -1,14 +1,16 @@
 /**
- * A sustained mixed KMS load (encrypt, decrypt, generateDataKey, sign) for
- * the fault tests: a fixed number of calls in flight, each one watched by a
- * deadline, each outcome checked (round trips give the plaintext back,
- * signatures verify with node:crypto) and tallied per phase of the run.
+ * A sustained mixed KMS load (encrypt, decrypt, generateDataKey, sign, and
+ * generateMac then verifyMac) for the fault tests: a fixed number of calls
+ * in flight, each one watched by a deadline, each outcome checked (round
+ * trips give the plaintext back, signatures verify with node:crypto, a MAC
+ * verifies; a fault must never turn into KMSInvalidMacException) and
+ * tallied per phase of the run.
  */
 import crypto from 'node:crypto';
 import { KMS_ERROR_CODES, KmsError, type Kms } from '../../dist/index.js';
 
-export type OpName = 'encrypt' | 'decrypt' | 'generateDataKey' | 'sign';
-const OPS: OpName[] = ['encrypt', 'decrypt', 'generateDataKey', 'sign'];
+export type OpName = 'encrypt' | 'decrypt' | 'generateDataKey' | 'sign' | 'mac';
+const OPS: OpName[] = ['encrypt', 'decrypt', 'generateDataKey', 'sign', 'mac'];
 
 /** What one call ended in: 'ok', a KmsError code, or a failure of the test's standards. */
 export type Outcome = string;
@@ -19,6 +21,8 @@ export interface LoadKeys {
   symmetric: string;
   signing: string;
   signingSpki: Uint8Array;
+  /** An HMAC_256 key. */
+  mac: string;
 }
 
 interface Sealed {
@@ -184,6 +188,12 @@ export class MixedLoad {
         const message = crypto.randomBytes(48);
         const { signature } = await this.kms.sign({ keyId: this.keys.signing, message, signingAlgorithm: 'ECDSA_SHA_256' });
         return crypto.verify('sha256', message, { key: this.#verifyKey, dsaEncoding: 'der' }, signature) ? 'ok' : WRONG_RESULT;
+      }
+      case 'mac': {
+        const message = crypto.randomBytes(48);
+        const { mac } = await this.kms.generateMac({ keyId: this.keys.mac, message, macAlgorithm: 'HMAC_SHA_256' });
+        const { macValid } = await this.kms.verifyMac({ keyId: this.keys.mac, message, mac, macAlgorithm: 'HMAC_SHA_256' });
+        return macValid && mac.length === 32 ? 'ok' : WRONG_RESULT;
       }
     }
   }
