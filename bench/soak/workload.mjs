@@ -3,7 +3,7 @@
 // new CMK replaces the oldest of the pool (the one replaced the time before
 // is scheduled for deletion and, the clock moved past its window, purged,
 // which evicts its unwrapped versions), and a pool key rotates. Every call
-// counts as one operation; a sign followed by its verify counts two.
+// counts as one operation; a sign (or MAC) followed by its verify counts two.
 import crypto from 'node:crypto';
 
 /** Weights of the mix (relative). */
@@ -15,6 +15,7 @@ export const MIX = Object.freeze({
   reEncrypt: 5,
   signVerifyEcdsa: 5,
   signVerifyRsa: 1,
+  macVerify: 5,
   envelopeEncrypt: 5,
   envelopeDecrypt: 5,
   aeadKeyLifecycle: 10,
@@ -51,6 +52,7 @@ export async function makeWorkload({ kms, hsmkms, passDeletionWindow, poolSize =
   for (let i = 0; i < poolSize; i++) pool.push(await newKey());
   const ecKey = (await kms.createKey({ keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY' })).keyMetadata.keyId;
   const rsaKey = (await kms.createKey({ keySpec: 'RSA_2048', keyUsage: 'SIGN_VERIFY' })).keyMetadata.keyId;
+  const macKey = (await kms.createKey({ keySpec: 'HMAC_256', keyUsage: 'GENERATE_VERIFY_MAC' })).keyMetadata.keyId;
   const inputs = Array.from({ length: 16 }, (_, i) => crypto.randomBytes(16 + i * 64)); // 16 B .. 976 B
   const blobs = []; // { keyId, blob, context }
   const messages = []; // { keyId, message, context }
@@ -112,6 +114,7 @@ export async function makeWorkload({ kms, hsmkms, passDeletionWindow, poolSize =
     async signVerifyRsa() {
       return signVerify(rsaKey, 'RSASSA_PSS_SHA_256');
     },
+    macVerify,
     async envelopeEncrypt(i) {
       const keyId = pick(pool);
       const encryptionContext = contextFor(i);
@@ -149,6 +152,14 @@ export async function makeWorkload({ kms, hsmkms, passDeletionWindow, poolSize =
     const { signature } = await kms.sign({ keyId, message, messageType: 'RAW', signingAlgorithm });
     const { signatureValid } = await kms.verify({ keyId, message, signature, messageType: 'RAW', signingAlgorithm });
     if (!signatureValid) throw new Error(`${signingAlgorithm}: a fresh signature did not verify`);
+    return 2;
+  }
+
+  async function macVerify() {
+    const message = pick(inputs);
+    const { mac } = await kms.generateMac({ keyId: macKey, message, macAlgorithm: 'HMAC_SHA_256' });
+    const { macValid } = await kms.verifyMac({ keyId: macKey, message, mac, macAlgorithm: 'HMAC_SHA_256' });
+    if (!macValid) throw new Error('HMAC_SHA_256: a fresh MAC did not verify');
     return 2;
   }
 
