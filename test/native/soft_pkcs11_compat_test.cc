@@ -2,9 +2,12 @@
 // SoftHSM2 token's (CKM_AES_KEY_WRAP_PAD / _KWP, whichever Hsm picked) under
 // the same KEK, byte for byte for an AES key, and private keys both ways: a
 // soft PKCS#8 blob unwraps on the token and signs there; a token-wrapped
-// private key unwraps and signs in the soft root's code. Then one script of
-// calls, good and bad, through RootOfTrust on both roots: the same statuses.
+// private key unwraps and signs in the soft root's code; an HMAC key's blob
+// gives the same MAC on the token, in the soft root and by OpenSSL's HMAC().
+// Then one script of calls, good and bad, through RootOfTrust on both roots:
+// the same statuses.
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <cstring>
 #include <memory>
@@ -19,6 +22,7 @@
 #include "pkcs11_fixture.h"
 #include "soft/aes_kwp.h"
 #include "soft/private_key.h"
+#include "soft/sealed_domain_key.h"
 #include "soft/soft_root.h"
 #include "test_support.h"
 
@@ -337,6 +341,30 @@ std::vector<std::string> Script(hsmkms::core::RootOfTrust& root) {
   note(root.Sign(rsa_sign, SigningAlgorithm::kRsaPkcs1Sha512, MessageType::kDigest,
                  message.data(), message.size(), &sig));
 
+  // HMAC.
+  WrappedKey hmac;
+  note(root.GenerateKey(KeySpec::kHmac224, KeyUsage::kSignVerify, 1, &scratch, &spki));
+  note(root.GenerateKey(KeySpec::kAes256, KeyUsage::kGenerateVerifyMac, 1, &scratch, &spki));
+  note(root.GenerateKey(KeySpec::kHmac384, KeyUsage::kGenerateVerifyMac, 1, &hmac, &spki));
+  hmac.id = "hmac";
+  codes.push_back(std::to_string(hmac.blob.size()));
+  std::vector<uint8_t> mac;
+  bool valid = false;
+  note(root.GenerateMac(hmac, MacAlgorithm::kHmacSha384, message.data(), message.size(), &mac));
+  codes.push_back(std::to_string(mac.size()));
+  note(root.VerifyMac(hmac, MacAlgorithm::kHmacSha384, message.data(), message.size(), mac.data(),
+                      mac.size(), &valid));
+  codes.push_back(valid ? "valid" : "invalid");
+  mac[0] ^= 1;
+  note(root.VerifyMac(hmac, MacAlgorithm::kHmacSha384, message.data(), message.size(), mac.data(),
+                      mac.size(), &valid));
+  codes.push_back(valid ? "valid" : "invalid");
+  note(root.GenerateMac(hmac, MacAlgorithm::kHmacSha512, message.data(), message.size(), &mac));
+  note(root.GenerateMac(aes, MacAlgorithm::kHmacSha256, message.data(), message.size(), &mac));
+  note(root.Encrypt(hmac, iv, aad.data(), aad.size(), message.data(), message.size(), ct.data()));
+  note(root.Sign(hmac, SigningAlgorithm::kEcdsaSha384, MessageType::kRaw, message.data(),
+                 message.size(), &sig));
+
   // Rotation to the domain key that already wraps the key: a copy on both.
   WrappedKey same;
   note(root.RewrapKey(aes, 1, &same));
@@ -364,4 +392,78 @@ HSMKMS_TEST(SameCallsGiveTheSameStatusesOnBothRoots) {
   }
   CHECK_EQ(std::string(hsm->kind()), "pkcs11");
   CHECK_EQ(std::string(soft->kind()), "soft");
+}
+
+// The same HMAC material as a soft-root blob: unwrapped on the token under the
+// same key-encryption key, MACed there (SoftHSM's HMAC), in the soft root
+// (its domain key the same KEK) and by OpenSSL's HMAC() by hand: one MAC.
+HSMKMS_TEST(HmacBlobsMacTheSameOnTheTokenAndInTheSoftRoot) {
+  Token token = OpenToken();
+  const std::vector<uint8_t> kek_value = Pattern(32, 7);
+  const CK_OBJECT_HANDLE kek = CreateAesKey(token, kek_value, true);
+  auto soft = OpenSoft();
+  std::shared_ptr<hsmkms::core::AesGcmKey> root_key;
+  const std::vector<uint8_t> root_bytes(32, 0x42);  // OpenSoft's root key
+  REQUIRE_EQ(hsmkms::core::AesGcmKey::Import(root_bytes.data(), root_bytes.size(), &root_key),
+             Status::kOk);
+  SecureBytes domain_key(kek_value.size());
+  std::memcpy(domain_key.data(), kek_value.data(), kek_value.size());
+  std::vector<uint8_t> sealed;
+  REQUIRE_EQ(hsmkms::soft::SealDomainKey(*root_key, 1, domain_key, &sealed), Status::kOk);
+  REQUIRE_OK(soft->OpenDomainKey(1, sealed.data(), sealed.size()));
+
+  const std::vector<uint8_t> message = {'b', 'l', 'i', 'n', 'd', ' ', 'i', 'n', 'd', 'e', 'x'};
+  const struct {
+    KeySpec spec;
+    MacAlgorithm algorithm;
+    CK_MECHANISM_TYPE mechanism;
+  } cases[] = {{KeySpec::kHmac224, MacAlgorithm::kHmacSha224, CKM_SHA224_HMAC},
+               {KeySpec::kHmac256, MacAlgorithm::kHmacSha256, CKM_SHA256_HMAC},
+               {KeySpec::kHmac384, MacAlgorithm::kHmacSha384, CKM_SHA384_HMAC},
+               {KeySpec::kHmac512, MacAlgorithm::kHmacSha512, CKM_SHA512_HMAC}};
+  for (const auto& c : cases) {
+    const std::vector<uint8_t> material = Pattern(KeyBits(c.spec) / 8, 3);
+    WrappedKey key;
+    key.id = KeySpecName(c.spec);
+    key.version = 1;
+    key.domain_version = 1;
+    key.spec = c.spec;
+    key.usage = KeyUsage::kGenerateVerifyMac;
+    key.algorithm = WrapAlgorithm::kAesKwp;
+    REQUIRE_EQ(AesKwpWrap(kek_value.data(), kek_value.size(), material.data(), material.size(),
+                          &key.blob),
+               Status::kOk);
+
+    std::vector<uint8_t> from_soft;
+    REQUIRE_OK(soft->GenerateMac(key, c.algorithm, message.data(), message.size(), &from_soft));
+
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE type = CKK_GENERIC_SECRET;
+    CK_ATTRIBUTE unwrap_template[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                                      {CKA_KEY_TYPE, &type, sizeof(type)},
+                                      {CKA_TOKEN, &kNo, 1},
+                                      {CKA_SIGN, &kYes, 1}};
+    CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+    REQUIRE_EQ(token.p11->C_UnwrapKey(token.session.handle(), &token.kwp, kek, key.blob.data(),
+                                      key.blob.size(), unwrap_template, 4, &handle),
+               CKR_OK);
+    CK_MECHANISM mechanism{c.mechanism, nullptr, 0};
+    REQUIRE_EQ(token.p11->C_SignInit(token.session.handle(), &mechanism, handle), CKR_OK);
+    std::vector<uint8_t> from_token(64);
+    CK_ULONG len = from_token.size();
+    REQUIRE_EQ(token.p11->C_Sign(token.session.handle(), const_cast<uint8_t*>(message.data()),
+                                 message.size(), from_token.data(), &len),
+               CKR_OK);
+    from_token.resize(len);
+
+    std::vector<uint8_t> by_hand(EVP_MAX_MD_SIZE);
+    unsigned int hand_len = 0;
+    REQUIRE(HMAC(MacDigest(c.algorithm), material.data(), static_cast<int>(material.size()),
+                 message.data(), message.size(), by_hand.data(), &hand_len) != nullptr);
+    by_hand.resize(hand_len);
+    CHECK(from_soft == by_hand);
+    CHECK(from_token == by_hand);
+    token.p11->C_DestroyObject(token.session.handle(), handle);
+  }
+  token.p11->C_DestroyObject(token.session.handle(), kek);
 }
