@@ -115,7 +115,7 @@ export class Authorizer {
       first ??= keyId;
       if (this.isAdmin(principal)) continue;
       const policy = await this.#policy(keyId);
-      const request = { principal, principalArn: arn, account, action: check.action, context: check.context };
+      const request = { principal, principalArn: arn, account, action: check.action, context: check.context, parameters: check.parameters };
       if (policy === null || !policyAllows(policy, request)) {
         // AWS's wording; it names the action and the key, never the context values.
         const keyArn = `arn:${this.#ctx.arn.partition}:kms:${this.#ctx.arn.region}:${account}:key/${keyId}`;

@@ -4,6 +4,7 @@
  * under which `kms:` action, with which encryption context).
  */
 import type { Kms } from '../kms/kms.js';
+import type { RequestParameters } from './policy.js';
 
 type Request = Record<string, unknown>;
 type Context = Record<string, string> | undefined;
@@ -21,7 +22,10 @@ export interface KeyCheck {
   key: KeyLocator;
   action: string;
   context: Context;
+  /** The request's algorithm parameters, for the kms:*Algorithm and kms:MessageType condition keys. */
+  parameters?: RequestParameters;
 }
+
 
 export interface OperationSpec {
   /** Runs the operation on the Kms with a library-shaped request. */
@@ -33,13 +37,42 @@ export interface OperationSpec {
 const ctx = (value: unknown): Context =>
   typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, string>) : undefined;
 
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+/**
+ * The algorithm parameters of a request, as AWS KMS gives them to conditions:
+ * an encryption algorithm defaults to SYMMETRIC_DEFAULT where the operation
+ * encrypts or decrypts, a message type to RAW where it signs.
+ */
+function parametersOf(operation: string, r: Request): RequestParameters {
+  const out: { -readonly [K in keyof RequestParameters]: RequestParameters[K] } = {};
+  if (['Encrypt', 'Decrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext'].includes(operation)) {
+    out['kms:EncryptionAlgorithm'] = text(r.encryptionAlgorithm) ?? 'SYMMETRIC_DEFAULT';
+  }
+  if (operation === 'Sign' || operation === 'Verify') {
+    const algorithm = text(r.signingAlgorithm);
+    if (algorithm !== undefined) out['kms:SigningAlgorithm'] = algorithm;
+    out['kms:MessageType'] = text(r.messageType) ?? 'RAW';
+  }
+  if (operation === 'GenerateMac' || operation === 'VerifyMac') {
+    const algorithm = text(r.macAlgorithm);
+    if (algorithm !== undefined) out['kms:MacAlgorithm'] = algorithm;
+  }
+  return out;
+}
+
 /** The usual shape: one key named by `KeyId`, checked under `kms:<Operation>`. */
 function onKey(operation: string, run: (kms: Kms, request: never) => Promise<unknown>): [string, OperationSpec] {
   return [
     operation,
     {
       run: run as OperationSpec['run'],
-      checks: (r) => [{ key: { kind: 'reference', reference: r.keyId }, action: `kms:${operation}`, context: ctx(r.encryptionContext) }],
+      checks: (r) => [{
+        key: { kind: 'reference', reference: r.keyId },
+        action: `kms:${operation}`,
+        context: ctx(r.encryptionContext),
+        parameters: parametersOf(operation, r),
+      }],
     },
   ];
 }
@@ -88,6 +121,7 @@ export const OPERATIONS: ReadonlyMap<string, OperationSpec> = new Map<string, Op
         key: isOaep(r.encryptionAlgorithm) ? { kind: 'reference', reference: r.keyId } : { kind: 'blob', blob: r.ciphertextBlob },
         action: 'kms:Decrypt',
         context: ctx(r.encryptionContext),
+        parameters: parametersOf('Decrypt', r),
       }],
     },
   ],

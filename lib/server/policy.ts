@@ -54,7 +54,19 @@ export interface PolicyRequest {
   action: string;
   /** The encryption context the operation uses, if any. */
   context: Readonly<Record<string, string>> | undefined;
+  /** The request's algorithm parameters. */
+  parameters?: RequestParameters;
 }
+
+/** Condition keys whose value is a request parameter. */
+const PARAMETER_KEY_NAMES = ['kms:EncryptionAlgorithm', 'kms:SigningAlgorithm', 'kms:MacAlgorithm', 'kms:MessageType'] as const;
+type ParameterKey = (typeof PARAMETER_KEY_NAMES)[number];
+
+/** A request's values of the parameter condition keys (absent: not in the request). */
+export type RequestParameters = Readonly<Partial<Record<ParameterKey, string>>>;
+
+/** The parameter condition keys by lower-case name (condition keys are case-insensitive). */
+const PARAMETER_KEYS: ReadonlyMap<string, ParameterKey> = new Map(PARAMETER_KEY_NAMES.map((key) => [key.toLowerCase(), key]));
 
 /** The ARN a principal has in policies. */
 export function principalArn(principal: string, account: string): string {
@@ -117,7 +129,7 @@ function parseConditions(value: unknown): Condition[] {
     if (match === null || !OPERATORS.has(match[2]!)) throw malformedPolicy(`Unsupported condition operator ${name.slice(0, 80)}`);
     if (typeof block !== 'object' || block === null || Array.isArray(block)) throw malformedPolicy(`${name} must map condition keys to values`);
     for (const [key, values] of Object.entries(block)) {
-      if (!/^(kms:EncryptionContext:.+|kms:EncryptionContextKeys|kms:CallerAccount|aws:username|aws:PrincipalArn)$/i.test(key)) {
+      if (!/^(kms:EncryptionContext:.+|kms:EncryptionContextKeys|kms:CallerAccount|aws:username|aws:PrincipalArn)$/i.test(key) && !PARAMETER_KEYS.has(key.toLowerCase())) {
         throw malformedPolicy(`Unsupported condition key ${key.slice(0, 80)}`);
       }
       out.push({
@@ -165,6 +177,11 @@ function conditionValues(key: string, request: PolicyRequest): string[] | undefi
   }
   if (lower === 'kms:encryptioncontextkeys') return request.context === undefined ? undefined : Object.keys(request.context);
   if (lower === 'kms:calleraccount') return [request.account];
+  const parameter = PARAMETER_KEYS.get(lower);
+  if (parameter !== undefined) {
+    const value = request.parameters?.[parameter];
+    return value === undefined ? undefined : [value];
+  }
   if (lower === 'aws:username') return [request.principal];
   return [request.principalArn];
 }

@@ -1,8 +1,8 @@
 // Authentication, authorization and limits: every refusal gets the AWS error
 // the SDKs expect, carries no key material or secret, and is audited.
 import {
-  CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient, ListKeysCommand,
-  PutKeyPolicyCommand,
+  CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, GenerateMacCommand, KMSClient,
+  ListKeysCommand, PutKeyPolicyCommand, SignCommand,
 } from '@aws-sdk/client-kms';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -168,6 +168,36 @@ describe('authentication, authorization and limits', () => {
     expect(record!.contextKeys.sort()).toEqual(['stage', 'tenant']);
     expect((await rejection(f.client('bob').send(new EncryptCommand({ KeyId: id, Plaintext: bytes('x'), EncryptionContext: { tenant: 'acme' } })))).name)
       .toBe('AccessDeniedException');
+  });
+
+  it('algorithm conditions: kms:SigningAlgorithm, kms:MessageType, kms:MacAlgorithm and kms:EncryptionAlgorithm (defaulted as AWS does)', async () => {
+    const grant = async (keyId: string, statement: Record<string, unknown>) =>
+      admin.send(new PutKeyPolicyCommand({ KeyId: keyId, Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: ['alice'] }, Resource: '*', ...statement }] }) }));
+    const alice = f.client('alice');
+    const denied = async (call: Promise<unknown>) => expect((await rejection(call)).name).toBe('AccessDeniedException');
+
+    const signer = (await admin.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.KeyId!;
+    await grant(signer, { Action: 'kms:Sign', Condition: { StringEquals: { 'kms:SigningAlgorithm': 'RSASSA_PSS_SHA_256', 'kms:MessageType': 'RAW' } } });
+    const digest = new Uint8Array(32);
+    await alice.send(new SignCommand({ KeyId: signer, Message: bytes('doc'), SigningAlgorithm: 'RSASSA_PSS_SHA_256' }));
+    await denied(alice.send(new SignCommand({ KeyId: signer, Message: bytes('doc'), SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' })));
+    await denied(alice.send(new SignCommand({ KeyId: signer, Message: digest, MessageType: 'DIGEST', SigningAlgorithm: 'RSASSA_PSS_SHA_256' })));
+
+    const mac = (await admin.send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }))).KeyMetadata!.KeyId!;
+    await grant(mac, { Action: 'kms:GenerateMac', Condition: { StringEquals: { 'kms:MacAlgorithm': 'HMAC_SHA_256' } } });
+    expect((await alice.send(new GenerateMacCommand({ KeyId: mac, Message: bytes('m'), MacAlgorithm: 'HMAC_SHA_256' }))).Mac).toHaveLength(32);
+    // Refused by the policy before the key is asked (which would say InvalidKeyUsageException).
+    await denied(alice.send(new GenerateMacCommand({ KeyId: mac, Message: bytes('m'), MacAlgorithm: 'HMAC_SHA_512' })));
+
+    const symmetric = (await admin.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    await grant(symmetric, { Action: 'kms:Encrypt', Condition: { StringEquals: { 'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT' } } });
+    await alice.send(new EncryptCommand({ KeyId: symmetric, Plaintext: bytes('x') })); // absent: SYMMETRIC_DEFAULT
+    await grant(symmetric, { Action: 'kms:Encrypt', Condition: { StringEquals: { 'kms:EncryptionAlgorithm': 'RSAES_OAEP_SHA_256' } } });
+    await denied(alice.send(new EncryptCommand({ KeyId: symmetric, Plaintext: bytes('x') })));
+
+    // Condition keys outside the grammar are still refused.
+    const malformed = await rejection(grant(symmetric, { Action: 'kms:Encrypt', Condition: { StringEquals: { 'kms:KeySpec': 'HMAC_256' } } }));
+    expect(malformed.name).toBe('MalformedPolicyDocumentException');
   });
 
   it('health, readiness and Prometheus metrics; request logs carry no secrets', async () => {
