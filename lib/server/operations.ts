@@ -37,6 +37,8 @@ export interface OperationSpec {
 const ctx = (value: unknown): Context =>
   typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, string>) : undefined;
 
+const SYMMETRIC: RequestParameters = { 'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT' };
+
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 /**
@@ -129,9 +131,10 @@ export const OPERATIONS: ReadonlyMap<string, OperationSpec> = new Map<string, Op
     'ReEncrypt',
     {
       run: (kms, r) => kms.reEncrypt(r as never),
+      // Both sides are symmetric keys: SYMMETRIC_DEFAULT for kms:EncryptionAlgorithm.
       checks: (r) => [
-        { key: { kind: 'blob', blob: r.ciphertextBlob }, action: 'kms:ReEncryptFrom', context: ctx(r.sourceEncryptionContext) },
-        { key: { kind: 'reference', reference: r.destinationKeyId }, action: 'kms:ReEncryptTo', context: ctx(r.destinationEncryptionContext) },
+        { key: { kind: 'blob', blob: r.ciphertextBlob }, action: 'kms:ReEncryptFrom', context: ctx(r.sourceEncryptionContext), parameters: SYMMETRIC },
+        { key: { kind: 'reference', reference: r.destinationKeyId }, action: 'kms:ReEncryptTo', context: ctx(r.destinationEncryptionContext), parameters: SYMMETRIC },
       ],
     },
   ],
