@@ -9,8 +9,9 @@ import { print, type CliIo } from '../io.js';
 type Opts = GlobalOptions & Record<string, unknown>;
 const optsOf = (cmd: Command): Opts => cmd.optsWithGlobals();
 
+/** One key per line, columns as wide as their widest values (PendingDeletion, SYMMETRIC_DEFAULT, GENERATE_VERIFY_MAC). */
 export function keyLine(m: KeyMetadata): string {
-  return `${m.keyId}  ${m.keyState.padEnd(15)} ${m.keySpec.padEnd(17)} ${m.keyUsage.padEnd(15)} ${m.description ?? ''}`.trimEnd();
+  return `${m.keyId}  ${m.keyState.padEnd(15)} ${m.keySpec.padEnd(17)} ${m.keyUsage.padEnd(19)} ${m.description ?? ''}`.trimEnd();
 }
 
 export function registerKeyCommands(program: Command, io: CliIo): void {
