@@ -9,8 +9,9 @@ import { KmsError } from '../errors.js';
 import { parseBlob } from '../kms/ciphertext-blob.js';
 import type { KmsContext } from '../kms/kms-context.js';
 import { accessDenied } from './aws-errors.js';
+import type { KeyRecord } from '../keystore/index.js';
 import type { KeyCheck, KeyLocator } from './operations.js';
-import { parsePolicy, policyAllows, principalArn, type Policy } from './policy.js';
+import { parsePolicy, policyAllows, principalArn, type Policy, type RequestParameters } from './policy.js';
 
 /** A denied request: the key (if known) for the audit trail. */
 export class Denied extends Error {
@@ -68,15 +69,15 @@ export class Authorizer {
   }
 
   /** The key a locator names; lookup failures surface as the operation itself would report them. */
-  async #keyId(locator: KeyLocator): Promise<string> {
+  async #key(locator: KeyLocator): Promise<KeyRecord> {
     switch (locator.kind) {
       case 'reference':
-        return (await this.#ctx.resolver.resolve(locator.reference)).keyId;
+        return this.#ctx.resolver.resolve(locator.reference);
       case 'blob': {
         if (!(locator.blob instanceof Uint8Array)) throw new KmsError('ValidationException', 'CiphertextBlob is required');
         const keyId = parseBlob(locator.blob).keyId;
         try {
-          return (await this.#ctx.resolver.byId(keyId)).keyId;
+          return await this.#ctx.resolver.byId(keyId);
         } catch (error) {
           if ((error as KmsError).code === 'NotFoundException') {
             throw new KmsError('InvalidCiphertextException', 'The ciphertext is invalid or was not produced by this KMS');
@@ -88,7 +89,7 @@ export class Authorizer {
         if (typeof locator.aliasName !== 'string') throw new KmsError('ValidationException', 'AliasName is required');
         const alias = await this.#ctx.store.getAlias(locator.aliasName);
         if (alias === null) throw new KmsError('NotFoundException', `Alias ${locator.aliasName.slice(0, 256)} does not exist`);
-        return alias.keyId;
+        return this.#ctx.resolver.byId(alias.keyId);
       }
     }
   }
@@ -98,12 +99,12 @@ export class Authorizer {
    * trail), or null. Rejects with {@link Denied} (AccessDeniedException) or,
    * when a key cannot be found, the error the operation would give.
    */
-  async authorize(principal: string, operation: string, checks: KeyCheck[] | null): Promise<string | null> {
+  async authorize(principal: string, operation: string, checks: KeyCheck[] | null, parameters?: RequestParameters): Promise<string | null> {
     const account = this.#ctx.arn.account;
     const arn = principalArn(principal, account);
     if (checks === null) {
       if (this.isAdmin(principal)) return null;
-      const request = { principal, principalArn: arn, account, action: `kms:${operation}`, context: undefined };
+      const request = { principal, principalArn: arn, account, action: `kms:${operation}`, context: undefined, parameters };
       if (!policyAllows(this.#accountPolicy, request)) {
         throw new Denied(accessDenied(`User: ${arn} is not authorized to perform: kms:${operation}`), null);
       }
@@ -111,11 +112,15 @@ export class Authorizer {
     }
     let first: string | null = null;
     for (const check of checks) {
-      const keyId = await this.#keyId(check.key);
+      const key = await this.#key(check.key);
+      const keyId = key.keyId;
       first ??= keyId;
       if (this.isAdmin(principal)) continue;
       const policy = await this.#policy(keyId);
-      const request = { principal, principalArn: arn, account, action: check.action, context: check.context, parameters: check.parameters };
+      const request = {
+        principal, principalArn: arn, account, action: check.action, context: check.context,
+        parameters: { ...check.parameters, 'kms:KeySpec': key.keySpec, 'kms:KeyUsage': key.keyUsage },
+      };
       if (policy === null || !policyAllows(policy, request)) {
         // AWS's wording; it names the action and the key, never the context values.
         const keyArn = `arn:${this.#ctx.arn.partition}:kms:${this.#ctx.arn.region}:${account}:key/${keyId}`;

@@ -239,7 +239,7 @@ export class KmsServer {
     const checks = spec.checks(request);
     for (const check of checks ?? []) if (check.context !== undefined) x.contextKeys = Object.keys(check.context);
     // A key that cannot be found or a malformed blob fails here with the answer the operation would give.
-    const keyId = await this.#authorizer.authorize(principal, x.operation, checks);
+    const keyId = await this.#authorizer.authorize(principal, x.operation, checks, spec.parameters?.(request));
     x.keyId = keyId ?? x.keyId;
     if (x.operation === 'PutKeyPolicy') {
       if (typeof request.policy !== 'string') throw malformedPolicy('Policy must be a string');

@@ -32,6 +32,8 @@ export interface OperationSpec {
   run(kms: Kms, request: Request): Promise<unknown>;
   /** The key checks; `null` for operations that name no key (the account policy decides). */
   checks(request: Request): KeyCheck[] | null;
+  /** Operations that name no key: the request's values of condition keys, for the account policy. */
+  parameters?(request: Request): RequestParameters;
 }
 
 const ctx = (value: unknown): Context =>
@@ -79,15 +81,25 @@ function onKey(operation: string, run: (kms: Kms, request: never) => Promise<unk
   ];
 }
 
-function onAccount(operation: string, run: (kms: Kms, request: never) => Promise<unknown>): [string, OperationSpec] {
-  return [operation, { run: run as OperationSpec['run'], checks: () => null }];
+function onAccount(
+  operation: string,
+  run: (kms: Kms, request: never) => Promise<unknown>,
+  parameters?: (request: Request) => RequestParameters,
+): [string, OperationSpec] {
+  return [operation, { run: run as OperationSpec['run'], checks: () => null, ...(parameters && { parameters }) }];
 }
+
+/** CreateKey's kms:KeySpec and kms:KeyUsage, with its defaults (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT). */
+const newKeyParameters = (r: Request): RequestParameters => ({
+  'kms:KeySpec': text(r.keySpec) ?? 'SYMMETRIC_DEFAULT',
+  'kms:KeyUsage': text(r.keyUsage) ?? 'ENCRYPT_DECRYPT',
+});
 
 const isOaep = (value: unknown): boolean => typeof value === 'string' && value.startsWith('RSAES_OAEP');
 
 /** Every operation, by its AWS name. */
 export const OPERATIONS: ReadonlyMap<string, OperationSpec> = new Map<string, OperationSpec>([
-  onAccount('CreateKey', (kms, r) => kms.createKey(r)),
+  onAccount('CreateKey', (kms, r) => kms.createKey(r), newKeyParameters),
   onAccount('ListKeys', (kms, r) => kms.listKeys(r)),
   onAccount('ListAliases', (kms, r) => kms.listAliases(r)),
   onAccount('GenerateRandom', (kms, r) => kms.generateRandom(r)),

@@ -58,8 +58,10 @@ export interface PolicyRequest {
   parameters?: RequestParameters;
 }
 
-/** Condition keys whose value is a request parameter. */
-const PARAMETER_KEY_NAMES = ['kms:EncryptionAlgorithm', 'kms:SigningAlgorithm', 'kms:MacAlgorithm', 'kms:MessageType'] as const;
+/** Condition keys whose value is a request parameter (kms:KeySpec and kms:KeyUsage: the key's, or CreateKey's request). */
+const PARAMETER_KEY_NAMES = [
+  'kms:EncryptionAlgorithm', 'kms:SigningAlgorithm', 'kms:MacAlgorithm', 'kms:MessageType', 'kms:KeySpec', 'kms:KeyUsage',
+] as const;
 type ParameterKey = (typeof PARAMETER_KEY_NAMES)[number];
 
 /** A request's values of the parameter condition keys (absent: not in the request). */

@@ -196,8 +196,42 @@ describe('authentication, authorization and limits', () => {
     await denied(alice.send(new EncryptCommand({ KeyId: symmetric, Plaintext: bytes('x') })));
 
     // Condition keys outside the grammar are still refused.
-    const malformed = await rejection(grant(symmetric, { Action: 'kms:Encrypt', Condition: { StringEquals: { 'kms:KeySpec': 'HMAC_256' } } }));
+    const malformed = await rejection(grant(symmetric, { Action: 'kms:Encrypt', Condition: { StringEquals: { 'kms:GrantIsForAWSResource': 'true' } } }));
     expect(malformed.name).toBe('MalformedPolicyDocumentException');
+  });
+
+  it('kms:KeySpec and kms:KeyUsage: the key\'s in key policies, the request\'s (with its defaults) for CreateKey in the account policy', async () => {
+    const alice = f.client('alice');
+    const mac = (await admin.send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }))).KeyMetadata!.KeyId!;
+    await admin.send(new PutKeyPolicyCommand({
+      KeyId: mac,
+      Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: ['alice'] }, Action: 'kms:*', Resource: '*',
+        Condition: { StringLike: { 'kms:KeySpec': 'HMAC_*' }, StringEquals: { 'kms:KeyUsage': 'GENERATE_VERIFY_MAC' } } }] }),
+    }));
+    await alice.send(new GenerateMacCommand({ KeyId: mac, Message: bytes('m'), MacAlgorithm: 'HMAC_SHA_256' }));
+    await admin.send(new PutKeyPolicyCommand({
+      KeyId: mac,
+      Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: ['alice'] }, Action: 'kms:*', Resource: '*',
+        Condition: { StringEquals: { 'kms:KeySpec': 'SYMMETRIC_DEFAULT' } } }] }),
+    }));
+    expect((await rejection(alice.send(new GenerateMacCommand({ KeyId: mac, Message: bytes('m'), MacAlgorithm: 'HMAC_SHA_256' })))).name)
+      .toBe('AccessDeniedException');
+
+    // A server whose account policy lets everyone create HMAC keys only.
+    const own = await startServer('soft', {
+      accountPolicy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', Action: 'kms:CreateKey', Resource: '*',
+        Condition: { StringLike: { 'kms:KeySpec': 'HMAC_*' } } }] }),
+    });
+    try {
+      const bob = own.client('bob');
+      const made = await bob.send(new CreateKeyCommand({ KeySpec: 'HMAC_384', KeyUsage: 'GENERATE_VERIFY_MAC' }));
+      expect(made.KeyMetadata).toMatchObject({ KeySpec: 'HMAC_384' });
+      // No KeySpec: SYMMETRIC_DEFAULT for the condition, as in AWS.
+      expect((await rejection(bob.send(new CreateKeyCommand({})))).name).toBe('AccessDeniedException');
+      expect((await rejection(bob.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' })))).name).toBe('AccessDeniedException');
+    } finally {
+      await own.close();
+    }
   });
 
   it('health, readiness and Prometheus metrics; request logs carry no secrets', async () => {
