@@ -4,7 +4,7 @@
  * new one and re-wraps every CMK version under it in a resumable job. An old
  * domain key is retired only once nothing is wrapped under it.
  */
-import { KmsError } from '../errors.js';
+import { KmsError, Pkcs11Error } from '../errors.js';
 import type { DomainKeyRecord } from '../keystore/index.js';
 import type { KmsContext } from './kms-context.js';
 import { wrappedKey } from './kms-context.js';
@@ -26,18 +26,47 @@ function newestUsable(records: DomainKeyRecord[]): number {
   return Math.max(...records.filter((r) => r.state === 'active').map((r) => r.version));
 }
 
-async function createVersion(ctx: KmsContext, version: number): Promise<DomainKeyRecord> {
-  // Adopt a token object a crash left behind rather than making a twin.
-  const reference = (await ctx.root.findDomainKey(version)) ?? (await ctx.root.createDomainKey(version));
-  const soft = ctx.root.kind === 'soft';
-  return ctx.store.addDomainKey({
-    version,
-    provider: ctx.root.kind,
-    reference: soft ? `soft:${version}` : Buffer.from(reference).toString('hex'),
-    sealed: soft ? reference : null,
-    state: 'active',
-    createdAt: ctx.now(),
-  });
+/** Versions whose label a broken left-behind token object holds, skipped before a creation gives up. */
+const MAX_SKIPPED_VERSIONS = 3;
+
+/**
+ * Records domain key `first`, or the next version whose token object is
+ * sound: a crash during another process's creation can leave a torn object
+ * under the label (SoftHSM2 writes token objects in place), and adopting it
+ * made every later createKey fail.
+ */
+async function createVersion(ctx: KmsContext, first: number): Promise<DomainKeyRecord> {
+  for (let version = first; version < first + MAX_SKIPPED_VERSIONS; version++) {
+    const reference = await adoptOrCreate(ctx, version);
+    if (reference === null) continue;
+    const soft = ctx.root.kind === 'soft';
+    return ctx.store.addDomainKey({
+      version,
+      provider: ctx.root.kind,
+      reference: soft ? `soft:${version}` : Buffer.from(reference).toString('hex'),
+      sealed: soft ? reference : null,
+      state: 'active',
+      createdAt: ctx.now(),
+    });
+  }
+  throw new KmsError('KeyUnavailableException', `The token holds unusable objects under domain key versions ${first} to ${first + MAX_SKIPPED_VERSIONS - 1}`);
+}
+
+/**
+ * A new domain key's reference: a token object a crash left behind is
+ * adopted rather than twinned, once it has wrapped a key (null when it
+ * cannot: the version is skipped); otherwise a new key.
+ */
+async function adoptOrCreate(ctx: KmsContext, version: number): Promise<Uint8Array | null> {
+  const left = await ctx.root.findDomainKey(version);
+  if (left === null) return ctx.root.createDomainKey(version);
+  try {
+    await ctx.root.generateKey('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', version);
+    return left;
+  } catch (error) {
+    if (error instanceof Pkcs11Error && error.fn === 'C_WrapKey') return null;
+    throw error;
+  }
 }
 
 /** Opens every domain key in the root, creating the first one on first use; sets the active version. */
@@ -93,11 +122,10 @@ export async function refreshDomainKeys(ctx: KmsContext): Promise<boolean> {
 export async function rotateDomainKey(ctx: KmsContext): Promise<number> {
   return withLease(ctx.store, INIT_LEASE, async () => {
     const records = await ctx.store.listDomainKeys();
-    const version = Math.max(0, ...records.map((r) => r.version)) + 1;
-    const record = await createVersion(ctx, version);
+    const record = await createVersion(ctx, Math.max(0, ...records.map((r) => r.version)) + 1);
     await openNew(ctx, [record]);
-    ctx.activeDomainVersion = version;
-    return version;
+    ctx.activeDomainVersion = record.version;
+    return record.version;
   });
 }
 
